@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` (install, build the model and index, start the chat page)
+# and `make test` (install test tools and run the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install install-dev index eval bench browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+
+install-dev: $(VENV)/.dev
+
+run: install
+	$(BIN)/rag serve
+
+index: install
+	$(BIN)/rag index
+
+eval: install
+	$(BIN)/rag eval --out eval/results
+
+bench: install-dev
+	$(BIN)/python -m eval.bench
+
+browser:
+	@command -v $(CHROMIUM) >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install-dev browser
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) index/CURRENT index/gen-* index/.staging-* index/.lock

@@ -1,0 +1,1 @@
+"""Evaluation data and tools for the press-release Q&A chatbot."""

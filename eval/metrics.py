@@ -1,0 +1,114 @@
+"""Evaluation metrics over per-question outcomes: retrieval, answers, citations, abstention, latency."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .validate import contains_answer
+
+
+@dataclass(frozen=True)
+class QAItem:
+    id: str
+    lang: str
+    question: str
+    answers: tuple[str, ...]
+    doc_id: str | None
+    alt_doc_ids: tuple[str, ...]
+    evidence: str
+    answerable: bool
+    kind: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QAItem:
+        return cls(
+            id=data["id"], lang=data["lang"], question=data["question"], answers=tuple(data.get("answers") or ()),
+            doc_id=data.get("doc_id"), alt_doc_ids=tuple(data.get("alt_doc_ids") or ()),
+            evidence=data.get("evidence") or "", answerable=bool(data["answerable"]), kind=data.get("kind", "fact"),
+        )
+
+    @property
+    def gold_docs(self) -> set[str]:
+        return {d for d in (self.doc_id, *self.alt_doc_ids) if d}
+
+    def is_relevant(self, doc_id: str, text: str) -> bool:
+        """A passage is relevant when it comes from a gold release and contains one of the answers."""
+        return doc_id in self.gold_docs and any(contains_answer(text, a) for a in self.answers)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the system did for one question."""
+
+    item: QAItem
+    ranked: tuple[tuple[str, str], ...]  # (doc_id, passage text) best first, at least 10 deep
+    answer_text: str
+    abstained: bool
+    cited: tuple[tuple[str, str], ...]  # (doc_id, passage text) of each citation
+    quotes_verbatim: tuple[bool, ...]
+    latency_ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_relevant_rank(self) -> int | None:
+        for rank, (doc_id, text) in enumerate(self.ranked, start=1):
+            if self.item.is_relevant(doc_id, text):
+                return rank
+        return None
+
+    @property
+    def answer_correct(self) -> bool:
+        return not self.abstained and any(contains_answer(self.answer_text, a) for a in self.item.answers)
+
+    @property
+    def citation_correct(self) -> bool:
+        return not self.abstained and any(self.item.is_relevant(d, t) for d, t in self.cited)
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 2)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
+
+
+def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The metric keys of the eval report, for one group of outcomes."""
+    answerable = [o for o in outcomes if o.item.answerable]
+    unanswerable = [o for o in outcomes if not o.item.answerable]
+    ranks = [o.first_relevant_rank for o in answerable]
+    quotes = [ok for o in outcomes for ok in o.quotes_verbatim]
+    answered = [o for o in outcomes if not o.abstained]
+    latencies = [o.latency_ms for o in outcomes]
+    return {
+        "n": len(outcomes),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(unanswerable),
+        "recall@1": _mean(1.0 if r is not None and r <= 1 else 0.0 for r in ranks),
+        "recall@5": _mean(1.0 if r is not None and r <= 5 else 0.0 for r in ranks),
+        "mrr@10": _mean(1.0 / r if r is not None and r <= 10 else 0.0 for r in ranks),
+        "answer_accuracy": _mean(1.0 if o.answer_correct else 0.0 for o in answerable),
+        "citation_accuracy": _mean(1.0 if o.citation_correct else 0.0 for o in answerable),
+        "quote_faithfulness": _mean(1.0 if ok else 0.0 for ok in quotes),
+        "abstain_unanswerable": _mean(1.0 if o.abstained else 0.0 for o in unanswerable),
+        "false_abstain": _mean(1.0 if o.abstained else 0.0 for o in answerable),
+        "mean_answer_chars": _mean(float(o.extra.get("quoted_chars", len(o.answer_text))) for o in answered),
+        "latency_p50_ms": _percentile(latencies, 50),
+        "latency_p95_ms": _percentile(latencies, 95),
+    }
+
+
+def summarise_by(outcomes: Sequence[Outcome], key: str) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(getattr(o.item, key), []).append(o)
+    return {name: summarise(group) for name, group in sorted(groups.items())}

@@ -1,0 +1,128 @@
+"""`rag eval`: run a Q&A file through every retrieval mode over one loaded model and index, and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag.assistant import Assistant, open_assistant
+from rag.config import RagConfig
+from rag.errors import RagError
+
+from .metrics import Outcome, QAItem, summarise, summarise_by
+
+RETRIEVAL_DEPTH = 10
+
+
+def load_items(path: Path) -> list[QAItem]:
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RagError(f"cannot read the Q&A file {path}: {exc.strerror or exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(QAItem.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise RagError(f"{path}:{number}: not a Q&A record ({exc}); check it with `python -m eval.validate`") from exc
+    if not items:
+        raise RagError(f"{path} holds no questions")
+    return items
+
+
+def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: str | None) -> Outcome:
+    started = time.perf_counter()
+    answer = assistant.ask(item.question, mode=mode, answer_mode=answer_mode)
+    latency = (time.perf_counter() - started) * 1000
+    ranked = assistant.retrieve(item.question, mode=mode, top_k=RETRIEVAL_DEPTH)
+    documents = assistant.stored.documents
+    chunk_text = {c.chunk_id: c.text for c in assistant.stored.chunks}
+    cited = tuple((c.doc_id, chunk_text.get(c.chunk_id, c.quote)) for c in answer.citations)
+    verbatim = tuple(
+        c.doc_id in documents and documents[c.doc_id].text[c.start:c.end] == c.quote for c in answer.citations
+    )
+    return Outcome(
+        item=item,
+        ranked=tuple((p.chunk.doc_id, p.chunk.text) for p in ranked),
+        answer_text=answer.answer,
+        abstained=answer.mode == "abstain",
+        cited=cited,
+        quotes_verbatim=verbatim,
+        latency_ms=latency,
+        extra={
+            "quoted_chars": sum(len(c.quote) for c in answer.citations) if answer.mode == "extractive" else len(answer.answer),
+            "answer_mode": answer.mode,
+            "abstain_reason": answer.abstain_reason,
+            "top_docs": [p.chunk.doc_id for p in ranked[:3]],
+            "note": answer.note,
+        },
+    )
+
+
+def run_eval(assistant: Assistant, items: list[QAItem], modes: list[str], answer_mode: str | None = None,
+             progress: bool = True) -> tuple[dict[str, Any], dict[str, list[Outcome]]]:
+    report: dict[str, Any] = {"modes": {}, "n": len(items)}
+    outcomes_by_mode: dict[str, list[Outcome]] = {}
+    assistant.ask(items[0].question)  # warm-up: first call pays lazy initialisation
+    for mode in modes:
+        outcomes = [
+            evaluate_item(assistant, item, mode, answer_mode)
+            for item in tqdm(items, desc=f"eval {mode}", disable=not progress, file=sys.stderr)
+        ]
+        outcomes_by_mode[mode] = outcomes
+        report["modes"][mode] = {"overall": summarise(outcomes), **summarise_by(outcomes, "lang"),
+                                 "by_kind": summarise_by(outcomes, "kind")}
+    return report, outcomes_by_mode
+
+
+def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(modes) - {"dense", "lexical", "hybrid"}
+    if unknown:
+        raise RagError(f"unknown retrieval mode(s) {sorted(unknown)}: use dense, lexical, hybrid")
+    items = load_items(args.qa)
+    assistant = open_assistant(config, build=not args.no_build)
+    report, outcomes = run_eval(assistant, items, modes, args.answer_mode)
+    status = assistant.status()
+    report["model"] = status.model_id
+    report["index"] = {"generation": status.generation, "documents": status.documents, "chunks": status.chunks,
+                       "chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "top_k": config.top_k}
+    report["qa_file"] = str(args.qa)
+    report["answer_mode"] = args.answer_mode or config.answer_mode
+    if args.out:
+        from .report import write_report
+
+        write_report(args.out, report, outcomes)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(format_table(report))
+        if args.out:
+            print(f"report written to {args.out}/report.md and {args.out}/modes.png")
+    return 0
+
+
+KEYS = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "quote_faithfulness",
+        "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms", "latency_p95_ms"]
+
+
+def format_table(report: dict[str, Any]) -> str:
+    header = "| mode | lang | n | " + " | ".join(KEYS) + " |"
+    lines = [header, "|" + "---|" * (len(KEYS) + 3)]
+    for mode, groups in report["modes"].items():
+        for group in ("fr", "en", "overall"):
+            if group not in groups:
+                continue
+            row = groups[group]
+            cells = ["-" if row[k] is None else f"{row[k]:.3f}" if isinstance(row[k], float) and k not in
+                     ("latency_p50_ms", "latency_p95_ms", "mean_answer_chars") else f"{row[k]:.1f}" for k in KEYS]
+            lines.append(f"| {mode} | {group} | {row['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

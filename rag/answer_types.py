@@ -1,0 +1,65 @@
+"""What kind of thing a question asks for (a number, a date, a person, a place) and whether a sentence holds one."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+AnswerType = Literal["number", "date", "person", "place"]
+
+_QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
+    ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
+                          r"\bwhat number\b|\bnumber of\b|\bquel(?:le)? (?:pourcentage|montant)\b|\bwhat (?:percentage|amount)\b", re.I)),
+    ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)? (?:jour|date|année|mois)\b|\bà quelle date\b|"
+                        r"\bwhat (?:day|date|year|month|time)\b|\bwhich (?:day|date|year|month)\b|\ben quelle année\b|"
+                        r"\bdepuis combien de temps\b|\bsince when\b", re.I)),
+    ("person", re.compile(r"\bqui\b(?! (?:est|sont) (?:le|la|les) (?:sujet|thème))|\bwho(?:m|se)?\b|"
+                          r"\bquel(?:le)? (?:général|amiral|responsable|personne|officier|dirigeant)\b|"
+                          r"\bwhich (?:general|admiral|official|person|officer|leader)\b|\bpar qui\b|\bby whom\b", re.I)),
+    ("place", re.compile(r"\boù\b|\bwhere\b|\bdans quelle ville\b|\bin which (?:city|country)\b|\bquel lieu\b", re.I)),
+]
+
+_NUMBER_WORDS = (
+    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt|"
+    r"trente|quarante|cinquante|soixante|cent|mille|douzaine|two|three|four|five|six|seven|eight|nine|"
+    r"ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|dozen"
+)
+_HAS_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})(?:-(?:{_NUMBER_WORDS}|et-un))*s?\b", re.I)
+_MONTHS = (
+    r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|"
+    r"january|february|march|april|june|july|august|september|october|november|december|"
+    r"janv|févr|nov|déc|dec"
+)
+_HAS_DATE = re.compile(
+    rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|"
+    r"tuesday|wednesday|thursday|friday|saturday|sunday|hier|demain|aujourd|yesterday|tomorrow|today)\b",
+    re.I,
+)
+_TITLES = (
+    r"général|générale|amiral|vice-amiral|contre-amiral|colonel|lieutenant|commandant|président|présidente|"
+    r"secrétaire|directeur|directrice|ministre|chef|chefs|représentant|représentante|homologue|porte-parole|"
+    r"general|admiral|colonel|president|secretary|director|minister|chief|chair|representative|spokesperson|"
+    r"m\.|mme|mr|mrs|ms|dr"
+)
+_HAS_PERSON = re.compile(
+    rf"\b(?:{_TITLES})\b|(?<![.!?]\s)(?<!^)\b[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-ÝȘ][a-zà-ÿș]+)+\b", re.UNICODE
+)
+_HAS_PLACE = re.compile(
+    r"\b(?:à|au|aux|en|in|at|dans)\s+(?:l[’']|la\s|le\s)?[A-ZÀ-Ý][\w’'-]+|\bsiège\b|\bheadquarters\b", re.UNICODE
+)
+
+
+def expected_answer_type(question: str) -> AnswerType | None:
+    """The first kind of answer the question's wording asks for; None for open questions (what, why, how)."""
+    for kind, pattern in _QUESTION_PATTERNS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
+    """Whether the sentence contains something of that kind (always true for open questions)."""
+    if kind is None:
+        return True
+    pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE, "person": _HAS_PERSON, "place": _HAS_PLACE}[kind]
+    return bool(pattern.search(sentence))

@@ -1,0 +1,220 @@
+"""Assistant.ask(question) -> Answer: the one entry point the CLI, the page and the eval use."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .config import RagConfig
+from .errors import IndexMissingError, IndexStaleError, QuestionError, RagError
+from .extractive import AnswerParams, ExtractiveAnswerer
+from .index_store import StoredIndex, check_settings, current_generation, load_generation
+from .indexing import BuildReport, build_index, index_settings
+from .language import detect_language
+from .loading import source_fingerprint
+from .protocols import Embedder, Generator
+from .retrieval import HybridRetriever
+from .schema import Answer, ScoredChunk
+
+log = logging.getLogger(__name__)
+
+# A follow-up leans on the previous question when it is short or points back with a pronoun.
+_ELLIPTIC = re.compile(
+    r"\b(?:l['’]|la|le|les|lui|leur|ce|cette|cela|ça|celui|celle|y|en|il|elle|ils|elles|that|this|it|they|"
+    r"them|he|she|him|her|there|those|these|then)\b",
+    re.IGNORECASE,
+)
+MESSAGES = {
+    "empty": {"fr": "La question est vide : écrivez une question sur les communiqués.",
+              "en": "The question is empty: type a question about the releases."},
+    "long": {"fr": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la.",
+             "en": "The question is {n} characters long; the limit is {limit}. Please shorten it."},
+}
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    text = (question or "").strip()
+    if not text:
+        raise QuestionError(MESSAGES["empty"]["en"])
+    if len(text) > max_chars:
+        lang = detect_language(text[:500])
+        raise QuestionError(MESSAGES["long"][lang].format(n=len(text), limit=max_chars))
+    return text
+
+
+def is_follow_up(question: str) -> bool:
+    words = question.split()
+    return len(words) <= 8 and bool(_ELLIPTIC.search(question))
+
+
+@dataclass(frozen=True)
+class CorpusStatus:
+    generation: str
+    documents: int
+    chunks: int
+    model_id: str
+    sources: tuple[str, ...]
+
+
+def ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool = True) -> BuildReport | None:
+    """Build the index if it is missing, or (when allowed) stale; return the build report if one ran."""
+    try:
+        generation = current_generation(config.index_dir)
+        stored_manifest = load_generation(config.index_dir).manifest
+        check_settings(stored_manifest, index_settings(config, embedder))
+        sources = [Path(p) for p in stored_manifest.get("sources", [str(config.corpus_dir)])]
+        if source_fingerprint(sources) != stored_manifest.get("source_fingerprint"):
+            raise IndexStaleError(
+                f"the releases under {', '.join(map(str, sources))} changed since the index {generation.name} "
+                "was built: rebuild with `rag index`"
+            )
+        return None
+    except IndexMissingError:
+        log.info("no index yet: building it from %s", config.corpus_dir)
+        return build_index(config, embedder)
+    except RagError as exc:
+        if not rebuild_if_stale:
+            raise
+        log.warning("%s -- rebuilding now", exc)
+        sources = None
+        try:
+            sources = [Path(p) for p in load_generation(config.index_dir).manifest.get("sources", [])] or None
+        except RagError:
+            pass
+        return build_index(config, embedder, sources=sources)
+
+
+class Assistant:
+    """Holds the model and the current index generation; safe to share between threads."""
+
+    def __init__(self, config: RagConfig, embedder: Embedder, generator: Generator | None = None,
+                 params: AnswerParams | None = None) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.generator = generator
+        self._params = params
+        self._lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        stored = load_generation(self.config.index_dir)
+        check_settings(stored.manifest, index_settings(self.config, self.embedder))
+        retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k)
+        answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences)
+        self._state = (stored, retriever, answerer)
+
+    def refresh(self) -> bool:
+        """Switch to a newer index generation if a writer published one; True when it did."""
+        try:
+            latest = current_generation(self.config.index_dir).name
+        except RagError:
+            return False
+        if latest == self._state[0].generation:
+            return False
+        with self._lock:
+            if latest != self._state[0].generation:
+                log.info("index generation changed to %s: reloading", latest)
+                self._load()
+                return True
+        return False
+
+    @property
+    def stored(self) -> StoredIndex:
+        return self._state[0]
+
+    def status(self) -> CorpusStatus:
+        stored = self._state[0]
+        return CorpusStatus(stored.generation, len(stored.documents), len(stored.chunks),
+                            self.embedder.model_id, tuple(stored.manifest.get("sources", [])))
+
+    def _prepare(self, question: str, history: Sequence[str], mode: str | None, top_k: int | None):  # type: ignore[no-untyped-def]
+        text = validate_question(question, self.config.max_question_chars)
+        self.refresh()
+        stored, retriever, answerer = self._state
+        mode = mode or self.config.retrieval_mode
+        top_k = top_k or self.config.top_k
+        context = history[-1] if history and is_follow_up(text) else None
+        search_text = f"{context} {text}" if context else text
+        lang = detect_language(text)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        query_vector = self.embedder.embed_queries([search_text])[0]
+        timings["embed_query"] = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        passages = retriever.retrieve(search_text, query_vector, lang, mode, top_k)
+        timings["retrieve"] = (time.perf_counter() - started) * 1000
+        return text, search_text, context, lang, query_vector, passages, answerer, timings
+
+    def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> list[ScoredChunk]:
+        """The ranked passages alone (the eval reads them deeper than an answer uses)."""
+        return self._prepare(question, (), mode, top_k)[5]
+
+    def ask(self, question: str, history: Sequence[str] = (), mode: str | None = None,
+            top_k: int | None = None, answer_mode: str | None = None) -> Answer:
+        """Answer one question; `history` holds the earlier questions of the conversation, oldest first."""
+        total = time.perf_counter()
+        text, search_text, context, lang, query_vector, passages, answerer, timings = self._prepare(
+            question, history, mode, top_k)
+        started = time.perf_counter()
+        answer = answerer.answer(search_text, query_vector, lang, passages)
+        timings["answer"] = (time.perf_counter() - started) * 1000
+        note = None
+        if (answer_mode or self.config.answer_mode) == "llm" and answer.mode != "abstain":
+            answer, note = self._generate(text, lang, answer)
+        timings["total"] = (time.perf_counter() - total) * 1000
+        return replace(answer, question=text, context_question=context, timings_ms=timings,
+                       note=note or answer.note)
+
+    def _generate(self, question: str, lang: str, extractive: Answer) -> tuple[Answer, str | None]:
+        from .errors import GeneratorError
+
+        if self.generator is None:
+            return extractive, "LLM mode is not configured; showing extractive answer"
+        try:
+            return self.generator.generate(question, lang, extractive.passages), None
+        except GeneratorError as exc:
+            log.warning("LLM failed: %s", exc)
+            return extractive, f"LLM unavailable: {exc}; showing extractive answer"
+
+    def stream(self, question: str, history: Sequence[str] = (), mode: str | None = None,
+               top_k: int | None = None, answer_mode: str | None = None) -> Iterator[str | Answer]:
+        """Like ask(), but yields LLM text deltas before the final Answer (just the Answer when extractive)."""
+        if (answer_mode or self.config.answer_mode) != "llm" or self.generator is None:
+            yield self.ask(question, history, mode, top_k, answer_mode)
+            return
+        extractive = self.ask(question, history, mode, top_k, "extractive")
+        if extractive.mode == "abstain":
+            yield extractive
+            return
+        from .errors import GeneratorError
+
+        try:
+            for piece in self.generator.stream(extractive.question, extractive.lang, extractive.passages):
+                if isinstance(piece, Answer):
+                    yield replace(piece, question=extractive.question, context_question=extractive.context_question,
+                                  timings_ms=extractive.timings_ms)
+                else:
+                    yield piece
+        except GeneratorError as exc:
+            yield replace(extractive, note=f"LLM unavailable: {exc}; showing extractive answer")
+
+
+def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | None = None) -> Assistant:
+    """Load the model, build or refresh the index when allowed, and return a ready Assistant."""
+    if embedder is None:
+        from .embedding import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder(config)
+    if build:
+        ensure_index(config, embedder)
+    generator = None
+    if config.answer_mode == "llm" or build:
+        from .generative import make_generator
+
+        generator = make_generator(config)
+    return Assistant(config, embedder, generator)

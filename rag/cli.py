@@ -1,0 +1,180 @@
+"""The `rag` command: every sub-command is a thin call into the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import RagConfig, load_config
+from .errors import QuestionError, RagError
+
+log = logging.getLogger("rag")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML config file (default: ./rag.toml if present)")
+    parser.add_argument("--index-dir", type=Path, help="index folder (default: index/)")
+    parser.add_argument("--corpus-dir", type=Path, help="folder of releases (default: seeds/)")
+    parser.add_argument("--model", help="sentence-transformers model name or path (default: bundled offline model)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited question answering over news releases.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", help="build or refresh the index")
+    _common(index)
+    index.add_argument("--source", type=Path, action="append", help="folder or file of releases (repeatable)")
+
+    ask = sub.add_parser("ask", help="answer one question (or start an interactive loop without one)")
+    _common(ask)
+    ask.add_argument("question", nargs="?", help="the question; omit for an interactive loop")
+    ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    ask.add_argument("--retrieval", choices=["dense", "lexical", "hybrid"], help="retrieval mode")
+    ask.add_argument("--top-k", type=int, help="number of passages to retrieve")
+    ask.add_argument("--mode", choices=["extractive", "llm"], help="answer mode")
+    ask.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    ask.add_argument("--llm-model", help="model name at the endpoint")
+    ask.add_argument("--no-build", action="store_true", help="fail instead of building a missing or stale index")
+
+    serve = sub.add_parser("serve", help="start the chat page")
+    _common(serve)
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--no-build", action="store_true", help="fail instead of building a missing or stale index")
+
+    ev = sub.add_parser("eval", help="run the Q&A evaluation set")
+    _common(ev)
+    ev.add_argument("--qa", type=Path, default=Path("eval/qa.jsonl"), help="Q&A file (JSON Lines)")
+    ev.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated retrieval modes")
+    ev.add_argument("--answer-mode", choices=["extractive", "llm"], help="answer mode")
+    ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    ev.add_argument("--out", type=Path, help="folder for the Markdown report and PNG chart")
+    ev.add_argument("--no-build", action="store_true", help="fail instead of building a missing or stale index")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> RagConfig:
+    overrides = {
+        "index_dir": args.index_dir,
+        "corpus_dir": args.corpus_dir,
+        "model": args.model,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "retrieval_mode": getattr(args, "retrieval", None),
+        "top_k": getattr(args, "top_k", None),
+        "answer_mode": getattr(args, "mode", None) or getattr(args, "answer_mode", None),
+    }
+    config = load_config(args.config, **overrides)
+    llm_overrides = {"base_url": getattr(args, "llm_base_url", None), "model": getattr(args, "llm_model", None)}
+    if any(v is not None for v in llm_overrides.values()):
+        from dataclasses import replace
+
+        config = replace(config, llm=replace(config.llm, **{k: v for k, v in llm_overrides.items() if v is not None}))
+    return config
+
+
+def _print_answer(answer_dict: dict, stream=sys.stdout) -> None:  # type: ignore[type-arg]
+    print(answer_dict["answer"], file=stream)
+    if answer_dict.get("note"):
+        print(f"({answer_dict['note']})", file=stream)
+    if answer_dict.get("context_question"):
+        print(f"(read as a follow-up to: {answer_dict['context_question']})", file=stream)
+    for c in answer_dict["citations"]:
+        print(f"  [{c['marker']}] {c['doc_id']} — {c['title'] or '(untitled release)'} — {c['date'] or 'no date'} "
+              f"— chars {c['start']}-{c['end']}", file=stream)
+    if answer_dict["mode"] == "abstain":
+        for i, p in enumerate(answer_dict["passages"][:3], start=1):
+            print(f"  ~{i} {p['doc_id']}: {p['text'][:160].strip()}…", file=stream)
+
+
+def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:
+    from .embedding import SentenceTransformerEmbedder
+    from .indexing import build_index
+
+    started = time.perf_counter()
+    embedder = SentenceTransformerEmbedder(config)
+    load_s = time.perf_counter() - started
+    report = build_index(config, embedder, sources=args.source, show_progress=not args.quiet)
+    print(f"index {report.generation} : {report.chunks} passages from "
+          f"{len(report.added) + len(report.updated) + len(report.unchanged)} releases")
+    print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+          f"removed {len(report.removed)}, skipped {len(report.skipped)}; embedded {report.embedded_documents} release(s)")
+    for skipped in report.skipped:
+        print(f"  skipped {skipped.source}: {skipped.reason}")
+    timings = {"model_load": load_s, **report.timings_s}
+    print("  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
+    return 1 if report.skipped else 0
+
+
+def cmd_ask(args: argparse.Namespace, config: RagConfig) -> int:
+    from .assistant import open_assistant, validate_question
+
+    if args.question is not None:
+        validate_question(args.question, config.max_question_chars)  # fail fast, before loading the model
+    assistant = open_assistant(config, build=not args.no_build)
+    if args.question is not None:
+        answer = assistant.ask(args.question).to_dict()
+        if args.json:
+            print(json.dumps(answer, ensure_ascii=False, indent=2))
+        else:
+            _print_answer(answer)
+        return 0
+    history: list[str] = []
+    print("Ask a question about the releases (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("? ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = assistant.ask(question, history=history).to_dict()
+        except QuestionError as exc:
+            print(exc)
+            continue
+        _print_answer(answer)
+        history.append(question)
+
+
+def cmd_serve(args: argparse.Namespace, config: RagConfig) -> int:
+    from .assistant import open_assistant
+
+    assistant = open_assistant(config, build=not args.no_build)
+    from ui.app import serve
+
+    serve(assistant)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, config: RagConfig) -> int:
+    from eval.run import run_cli
+
+    return run_cli(args, config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "sentence_transformers", "transformers", "urllib3", "faiss", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = _config(args)
+        return {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}[args.command](args, config)
+    except QuestionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

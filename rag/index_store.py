@@ -1,0 +1,251 @@
+"""The index folder on disk: generations written whole, switched atomically, checked against a manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError
+from .faiss_index import FaissIndex
+from .schema import Chunk, Document, Sentence
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+KEEP_GENERATIONS = 2
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything that, when changed, makes an existing index stale."""
+
+    model_id: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    embed_template: str
+
+
+@dataclass(frozen=True)
+class StoredIndex:
+    """One loaded generation: the data the retriever and answerer work on."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    sentences: list[Sentence]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    vector_index: FaissIndex
+
+    @property
+    def generation(self) -> str:
+        return self.path.name
+
+
+def corpus_fingerprint(documents: list[Document]) -> str:
+    digest = hashlib.sha256()
+    for doc in sorted(documents, key=lambda d: d.doc_id):
+        digest.update(f"{doc.doc_id}\0{doc.content_hash}\n".encode())
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_jsonl(path: Path, records: list[Any]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path, cls: type) -> list[Any]:
+    with path.open(encoding="utf-8") as handle:
+        return [cls(**json.loads(line)) for line in handle if line.strip()]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive lock on the index folder; a second writer is refused at once rather than queued."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = index_dir / ".lock"
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise IndexLockedError(
+                f"the index at {index_dir} is being written by {holder}; wait for it to finish and try again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_generation(
+    index_dir: Path,
+    settings: IndexSettings,
+    documents: list[Document],
+    chunks: list[Chunk],
+    sentences: list[Sentence],
+    chunk_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a complete new generation, then switch CURRENT to it in one rename. Caller holds the lock."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
+    try:
+        vector_index = FaissIndex(settings.dimension)
+        vector_index.add(chunk_vectors)
+        vector_index.save(staging / "vectors.faiss")
+        np.save(staging / "chunk_vectors.npy", chunk_vectors.astype(np.float32))
+        np.save(staging / "sentence_vectors.npy", sentence_vectors.astype(np.float32))
+        _write_jsonl(staging / "documents.jsonl", documents)
+        _write_jsonl(staging / "chunks.jsonl", chunks)
+        _write_jsonl(staging / "sentences.jsonl", sentences)
+        files = {p.name: _file_sha256(p) for p in sorted(staging.iterdir())}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "settings": asdict(settings),
+            "corpus_fingerprint": corpus_fingerprint(documents),
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "sentences": len(sentences),
+            "index_kind": vector_index.kind,
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "files": files,
+            **(extra or {}),
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        for path in staging.iterdir():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        final = index_dir / f"gen-{stamp}"
+        staging.rename(final)
+        pointer_tmp = index_dir / f".{POINTER}.tmp"
+        pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
+        with pointer_tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, index_dir / POINTER)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _prune_generations(index_dir, keep=final.name)
+    return final
+
+
+def _prune_generations(index_dir: Path, keep: str) -> None:
+    """Drop old generations and abandoned staging folders; keep the newest few for readers still on them."""
+    generations = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
+    for old in generations[:-KEEP_GENERATIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for staging in index_dir.glob(".staging-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def current_generation(index_dir: Path) -> Path:
+    pointer = index_dir / POINTER
+    if not pointer.exists():
+        raise IndexMissingError(f"no index at {index_dir}: build it with `rag index` (or `make index`)")
+    name = pointer.read_text(encoding="utf-8").strip()
+    path = index_dir / name
+    if not name.startswith("gen-") or not path.is_dir():
+        raise IndexCorruptError(
+            f"{pointer} points to '{name}', which is not an index generation: rebuild with `rag index`"
+        )
+    return path
+
+
+def read_manifest(generation: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"cannot read {generation / MANIFEST} ({exc}): rebuild with `rag index`") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexStaleError(
+            f"index format {manifest.get('format_version')} is not this version's {FORMAT_VERSION}: "
+            "rebuild with `rag index`"
+        )
+    return manifest
+
+
+def check_settings(manifest: dict[str, Any], expected: IndexSettings) -> None:
+    built = manifest.get("settings", {})
+    differences = [
+        f"{key}: index has {built.get(key)!r}, config asks {value!r}"
+        for key, value in asdict(expected).items()
+        if built.get(key) != value
+    ]
+    if differences:
+        raise IndexStaleError(
+            "the index was built with other settings (" + "; ".join(differences) + "): rebuild with `rag index`"
+        )
+
+
+def load_generation(index_dir: Path, verify_checksums: bool = True) -> StoredIndex:
+    """Load the current generation; any missing or altered file raises IndexCorruptError, never a traceback."""
+    started = time.perf_counter()
+    generation = current_generation(index_dir)
+    manifest = read_manifest(generation)
+    try:
+        if verify_checksums:
+            for name, expected in manifest["files"].items():
+                if _file_sha256(generation / name) != expected:
+                    raise IndexCorruptError(
+                        f"{generation / name} does not match its checksum in the manifest: rebuild with `rag index`"
+                    )
+        documents = {d.doc_id: d for d in _read_jsonl(generation / "documents.jsonl", Document)}
+        chunks = _read_jsonl(generation / "chunks.jsonl", Chunk)
+        sentences = _read_jsonl(generation / "sentences.jsonl", Sentence)
+        chunk_vectors = np.load(generation / "chunk_vectors.npy")
+        sentence_vectors = np.load(generation / "sentence_vectors.npy")
+        vector_index = FaissIndex.load(generation / "vectors.faiss")
+    except IndexCorruptError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"cannot read the index at {generation} ({exc}): rebuild with `rag index`") from exc
+    if not (len(chunks) == len(vector_index) == chunk_vectors.shape[0] and len(sentences) == sentence_vectors.shape[0]):
+        raise IndexCorruptError(f"the index at {generation} has mismatched parts: rebuild with `rag index`")
+    log.info("loaded index %s (%d chunks) in %.2fs", generation.name, len(chunks), time.perf_counter() - started)
+    return StoredIndex(generation, manifest, documents, chunks, sentences, chunk_vectors, sentence_vectors, vector_index)

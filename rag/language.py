@@ -1,0 +1,45 @@
+"""Detect whether a text is French or English (or another language) with py3langid's bundled model."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+SUPPORTED = ("fr", "en")
+
+_FRENCH_CUES = re.compile(
+    r"\b(qui|que|quel(le)?s?|quand|combien|où|pourquoi|comment|est-ce|l['’]|d['’]|les|des|du|une?|et)\b",
+    re.IGNORECASE,
+)
+_ENGLISH_CUES = re.compile(
+    r"\b(who|what|when|where|which|why|how|did|does|was|were|the|of|and|is|are)\b", re.IGNORECASE
+)
+
+
+@lru_cache(maxsize=4)
+def _identifier(languages: tuple[str, ...] | None):  # type: ignore[no-untyped-def]
+    """One identifier per language set: set_languages mutates it, so it is never shared across sets."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    if languages:
+        identifier.set_languages(list(languages))
+    return identifier
+
+
+def detect_language(text: str, choices: tuple[str, ...] = SUPPORTED) -> str:
+    """The most likely language among `choices`; short questions are settled by function words."""
+    sample = text.strip()
+    if not sample:
+        return choices[0]
+    french, english = len(_FRENCH_CUES.findall(sample)), len(_ENGLISH_CUES.findall(sample))
+    if len(sample.split()) <= 6 and french != english and set(choices) >= {"fr", "en"}:
+        return "fr" if french > english else "en"
+    lang, _ = _identifier(tuple(sorted(choices))).classify(sample)
+    return str(lang)
+
+
+def detect_document_language(text: str) -> str:
+    """Any language py3langid knows; documents may be in a third language."""
+    lang, _ = _identifier(None).classify(text[:5000])
+    return str(lang)

@@ -1,0 +1,66 @@
+"""BM25 over the passages, with language-aware stemming, as the lexical side of hybrid retrieval."""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+_ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)'", re.IGNORECASE)
+_STEMMER_NAMES = {"fr": "french", "en": "english", "de": "german", "es": "spanish", "it": "italian"}
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace("’", "'").replace("ʼ", "'").casefold()
+
+
+@lru_cache(maxsize=8)
+def _stemmer(lang: str) -> Stemmer.Stemmer | None:
+    name = _STEMMER_NAMES.get(lang)
+    return Stemmer.Stemmer(name) if name else None
+
+
+def tokenize(text: str, lang: str) -> list[str]:
+    """Words folded to lower case, French elisions (l', d', qu') removed, stemmed for the text's language."""
+    words = [_ELISION.sub("", w) for w in _WORD.findall(_fold(text))]
+    words = [w for w in words if w]
+    stemmer = _stemmer(lang)
+    # Accents are stripped after stemming: English questions often write French names without them.
+    stems = stemmer.stemWords(words) if stemmer else words
+    return [_strip_accents(s) for s in stems]
+
+
+def _strip_accents(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFD", word) if not unicodedata.combining(ch))
+
+
+class BM25Index:
+    """bm25s over pre-tokenised passages; each passage is stemmed in its own document's language."""
+
+    def __init__(self, texts: Sequence[str], langs: Sequence[str]) -> None:
+        self._lock = threading.Lock()
+        self._retriever = bm25s.BM25()
+        corpus_tokens = [tokenize(t, lang) for t, lang in zip(texts, langs)]
+        self._size = len(corpus_tokens)
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(tok, len(vocab)) for tok in doc] for doc in corpus_tokens]
+        self._vocab = vocab
+        self._retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def scores(self, query: str, lang: str) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros when no query word is known)."""
+        tokens = [t for t in tokenize(query, lang) if t in self._vocab]
+        if not tokens or not self._size:
+            return np.zeros(self._size, dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)

@@ -1,0 +1,49 @@
+"""The narrow interfaces between the parts: what an embedder, an index, a retriever and a generator must do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from .schema import Answer, ScoredChunk
+
+
+class Embedder(Protocol):
+    model_id: str
+    dimension: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+
+class VectorIndex(Protocol):
+    dimension: int
+
+    def __len__(self) -> int: ...
+
+    def add(self, vectors: np.ndarray) -> None: ...
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids), each of shape (len(queries), k); missing hits have id -1."""
+        ...
+
+
+class Retriever(Protocol):
+    def retrieve(self, question: str, lang: str, mode: str, top_k: int) -> list[ScoredChunk]: ...
+
+
+class Generator(Protocol):
+    """An LLM that writes an answer from numbered passages."""
+
+    def generate(self, question: str, lang: str, passages: Sequence[ScoredChunk]) -> Answer: ...
+
+    def stream(self, question: str, lang: str, passages: Sequence[ScoredChunk]) -> Iterator[str | Answer]:
+        """Yields text deltas as they arrive, then the verified Answer last."""
+        ...

@@ -1,0 +1,68 @@
+"""Dense, lexical and hybrid passage retrieval over a loaded index."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .index_store import StoredIndex
+from .lexical import BM25Index
+from .schema import ScoredChunk
+
+# How much the lexical ranking counts in fusion when the question's language differs from the passage's:
+# French BM25 sees only names and numbers of an English question, so its ranking is mostly noise.
+CROSS_LINGUAL_LEXICAL_WEIGHT = 0.3
+
+
+def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    """sum(weight / (k + rank)) over the rankings each row appears in (rank starts at 1)."""
+    fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        for rank, row in enumerate(ranking, start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank)
+    return fused
+
+
+class HybridRetriever:
+    """Ranks the chunks of one StoredIndex; the query vector is computed once by the caller."""
+
+    def __init__(self, stored: StoredIndex, candidate_pool: int = 30, rrf_k: int = 60) -> None:
+        self.stored = stored
+        self.candidate_pool = candidate_pool
+        self.rrf_k = rrf_k
+        langs = [stored.documents[c.doc_id].lang for c in stored.chunks]
+        self.corpus_lang = Counter(langs).most_common(1)[0][0] if langs else "fr"
+        self.bm25 = BM25Index([c.text for c in stored.chunks], langs)
+
+    def dense_ranking(self, query_vector: np.ndarray, depth: int) -> tuple[list[int], np.ndarray]:
+        scores, ids = self.stored.vector_index.search(query_vector[None, :], depth)
+        rows = [int(i) for i in ids[0] if i >= 0]
+        return rows, scores[0][: len(rows)]
+
+    def lexical_ranking(self, question: str, lang: str, depth: int) -> tuple[list[int], np.ndarray]:
+        scores = self.bm25.scores(question, lang)
+        order = np.argsort(-scores, kind="stable")[:depth]
+        rows = [int(i) for i in order if scores[i] > 0]
+        return rows, scores[rows]
+
+    def retrieve(
+        self, question: str, query_vector: np.ndarray, lang: str, mode: str, top_k: int
+    ) -> list[ScoredChunk]:
+        depth = max(self.candidate_pool, top_k)
+        chunks = self.stored.chunks
+        if mode == "dense":
+            rows, scores = self.dense_ranking(query_vector, depth)
+            return [ScoredChunk(chunks[r], float(s), dense_rank=i + 1) for i, (r, s) in enumerate(zip(rows, scores))][:top_k]
+        if mode == "lexical":
+            rows, scores = self.lexical_ranking(question, lang, depth)
+            return [ScoredChunk(chunks[r], float(s), lexical_rank=i + 1) for i, (r, s) in enumerate(zip(rows, scores))][:top_k]
+        dense_rows, _ = self.dense_ranking(query_vector, depth)
+        lexical_rows, _ = self.lexical_ranking(question, lang, depth)
+        lexical_weight = 1.0 if lang == self.corpus_lang else CROSS_LINGUAL_LEXICAL_WEIGHT
+        fused = reciprocal_rank_fusion([(dense_rows, 1.0), (lexical_rows, lexical_weight)], self.rrf_k)
+        dense_rank = {r: i + 1 for i, r in enumerate(dense_rows)}
+        lexical_rank = {r: i + 1 for i, r in enumerate(lexical_rows)}
+        best = sorted(fused, key=lambda r: (-fused[r], dense_rank.get(r, depth + 1)))[:top_k]
+        return [ScoredChunk(chunks[r], fused[r], dense_rank.get(r), lexical_rank.get(r)) for r in best]

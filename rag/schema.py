@@ -1,0 +1,117 @@
+"""Plain frozen records that cross module borders: documents, chunks, sentences, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+AnswerMode = Literal["extractive", "abstain", "llm"]
+RetrievalMode = Literal["dense", "lexical", "hybrid"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned release: `text` is what every offset points into."""
+
+    doc_id: str
+    source: str
+    title: str | None
+    date: str | None  # ISO 8601 (YYYY-MM-DD) when one was found
+    lang: str
+    text: str
+    content_hash: str
+    removed_lines: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document; `doc.text[start:end] == text`."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    title: str | None
+    date: str | None
+    source: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a document, the unit the extractive answerer quotes."""
+
+    sentence_id: int
+    doc_id: str
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    marker: int
+    doc_id: str
+    title: str | None
+    date: str | None
+    quote: str
+    start: int
+    end: int
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    mode: AnswerMode
+    lang: str
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[ScoredChunk, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+    context_question: str | None = None
+    unsupported_sentences: tuple[str, ...] = ()
+    abstain_reason: str | None = None
+
+    @property
+    def abstained(self) -> bool:
+        return self.mode == "abstain"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the CLI prints and the eval reads."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "mode": self.mode,
+            "lang": self.lang,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [
+                {
+                    "doc_id": p.chunk.doc_id,
+                    "chunk_id": p.chunk.chunk_id,
+                    "title": p.chunk.title,
+                    "date": p.chunk.date,
+                    "score": round(p.score, 6),
+                    "text": p.chunk.text,
+                    "start": p.chunk.start,
+                    "end": p.chunk.end,
+                }
+                for p in self.passages
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "note": self.note,
+            "context_question": self.context_question,
+            "unsupported_sentences": list(self.unsupported_sentences),
+            "abstain_reason": self.abstain_reason,
+        }
