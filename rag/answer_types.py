@@ -37,13 +37,47 @@ _HAS_DATE = re.compile(
 )
 _TITLES = (
     r"général|générale|amiral|vice-amiral|contre-amiral|colonel|lieutenant|commandant|président|présidente|"
-    r"secrétaire|directeur|directrice|ministre|chef|chefs|représentant|représentante|homologue|porte-parole|"
-    r"general|admiral|colonel|president|secretary|director|minister|chief|chair|representative|spokesperson|"
-    r"m\.|mme|mr|mrs|ms|dr"
+    r"secrétaire général|secrétaire générale|directeur|directrice|ministre|chef|représentant|représentante|"
+    r"homologue|porte-parole|general|admiral|colonel|president|secretary general|director|minister|chief|chair|"
+    r"representative|spokesperson|m\.|mme|mr|mrs|ms|dr"
 )
-_HAS_PERSON = re.compile(
-    rf"\b(?:{_TITLES})\b|(?<![.!?]\s)(?<!^)\b[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-ÝȘ][a-zà-ÿș]+)+\b", re.UNICODE
+# A person is a title followed closely by a capitalised name ("l’amiral Rob Bauer", "secrétaire général
+# de l’OTAN, Mark Rutte"), or two capitalised words that are not institution words.
+_INSTITUTION_WORDS = {
+    "division", "sécurité", "securite", "comité", "comite", "état-major", "etat-major", "union", "organisation",
+    "otan", "nato", "alliance", "conseil", "centre", "forces", "europe", "européenne", "europeenne", "militaire",
+    "international", "internationale", "coopérative", "science", "technologie", "transformation", "république",
+    "staff", "military", "committee", "council", "cooperative", "security", "european", "general", "allied",
+    "bosnie-herzégovine", "nouvelle-zélande", "corée", "moldova", "indo-pacifique", "ukraine", "group", "photo",
+    "meeting", "partners", "hosts", "bi-annual", "réunion",
+}
+_TITLE_THEN_NAME = re.compile(rf"\b(?:{_TITLES})\b[^.;:]{{0,60}}?\b[A-ZÀ-ÝȘ][a-zà-ÿș]+", re.IGNORECASE)
+_CAPITALISED_PAIR = re.compile(r"\b([A-ZÀ-ÝȘ][a-zà-ÿș]+(?:-[A-ZÀ-ÝȘ][a-zà-ÿș]+)?)\s+([A-ZÀ-ÝȘ][a-zà-ÿș]+)\b")
+_DATE_NUMBER = re.compile(
+    r"\b\d{1,2}(?:er)?\s+(?:et\s+\d{1,2}\s+)?(?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+    r"novembre|décembre|january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|oct|nov|dec)\.?|\b(?:19|20)\d\d\b|\b\d{1,2}h\d{2}\b",
+    re.IGNORECASE,
 )
+
+
+def _has_person(sentence: str) -> bool:
+    for match in _TITLE_THEN_NAME.finditer(sentence):
+        # The name must be capitalised in the text itself (the search ignores case only for the title).
+        name = match.group(0).rsplit(None, 1)[-1]
+        if name[:1].isupper() and name.casefold() not in _INSTITUTION_WORDS:
+            return True
+    return any(
+        a.casefold() not in _INSTITUTION_WORDS and b.casefold() not in _INSTITUTION_WORDS
+        for a, b in _CAPITALISED_PAIR.findall(sentence)
+    )
+
+
+def _has_number(sentence: str) -> bool:
+    """A count or an amount: dates and times do not count as numbers here."""
+    return bool(_HAS_NUMBER.search(_DATE_NUMBER.sub(" ", sentence)))
+
+
 _HAS_PLACE = re.compile(
     r"\b(?:à|au|aux|en|in|at|dans)\s+(?:l[’']|la\s|le\s)?[A-ZÀ-Ý][\w’'-]+|\bsiège\b|\bheadquarters\b", re.UNICODE
 )
@@ -61,5 +95,9 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
     """Whether the sentence contains something of that kind (always true for open questions)."""
     if kind is None:
         return True
-    pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE, "person": _HAS_PERSON, "place": _HAS_PLACE}[kind]
+    if kind == "person":
+        return _has_person(sentence)
+    if kind == "number":
+        return _has_number(sentence)
+    pattern = _HAS_DATE if kind == "date" else _HAS_PLACE
     return bool(pattern.search(sentence))

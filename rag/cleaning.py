@@ -198,3 +198,17 @@ def shared_boilerplate(raw_texts: list[str], min_documents: int = 3) -> frozense
     for raw in raw_texts:
         counts.update({_normalise_line(line) for line in raw.splitlines() if len(line.strip()) > 3})
     return frozenset(line for line, n in counts.items() if n >= min_documents)
+
+
+_MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+              "octobre", "novembre", "décembre"]
+_MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December"]
+
+
+def readable_date(iso: str | None) -> str:
+    """'2024-11-20' -> '20 novembre 2024 / 20 November 2024': both languages a question may use."""
+    if not iso:
+        return ""
+    year, month, day = (int(part) for part in iso.split("-"))
+    return f"{day} {_MONTHS_FR[month - 1]} {year} / {day} {_MONTHS_EN[month - 1]} {year}"

@@ -39,6 +39,9 @@ class RagConfig:
     embed_batch_size: int = 32
     chunk_size: int = 800
     chunk_overlap: int = 120
+    # Prefix the release's title and date to what is embedded (never to what is quoted).
+    passage_context: bool = True
+    sentence_context: bool = True
     retrieval_mode: str = "hybrid"
     top_k: int = 5
     candidate_pool: int = 30

@@ -14,6 +14,7 @@ import numpy as np
 
 from .answer_types import expected_answer_type, holds_answer_type
 from .index_store import StoredIndex
+from .cleaning import readable_date
 from .lexical import tokenize
 from .schema import Answer, Citation, ScoredChunk, Sentence
 
@@ -130,6 +131,12 @@ class ExtractiveAnswerer:
             doc_id: _fold(f"{doc.title or ''}\n{doc.text}") for doc_id, doc in stored.documents.items()
         }
         self._stopwords = {lang: set(tokenize(words, lang)) for lang, words in _STOPWORDS_RAW.items()}
+        # Words of a release's title and date identify the release, not the answer inside it.
+        self._context_stems = {
+            doc_id: set(tokenize(f"{doc.title or ''} {readable_date(doc.date)}", doc.lang))
+            | set(tokenize(readable_date(doc.date), "en"))
+            for doc_id, doc in stored.documents.items()
+        }
 
     def keywords(self, question: str, lang: str, doc_lang: str) -> set[str]:
         """Content stems of the question, stemmed both for its language and for the passage's."""
@@ -176,14 +183,15 @@ class ExtractiveAnswerer:
         if not rows:
             return []
         cosines = self.stored.sentence_vectors[rows] @ query_vector
-        keywords_by_lang: dict[str, set[str]] = {}
+        keywords_by_doc: dict[str, set[str]] = {}
         ranked = []
         for row, cosine in zip(rows, cosines):
             sentence = self.stored.sentences[row]
-            doc_lang = self.stored.documents[sentence.doc_id].lang
-            if doc_lang not in keywords_by_lang:
-                keywords_by_lang[doc_lang] = self.keywords(question, lang, doc_lang)
-            keywords = keywords_by_lang[doc_lang]
+            if sentence.doc_id not in keywords_by_doc:
+                all_keywords = self.keywords(question, lang, self.stored.documents[sentence.doc_id].lang)
+                specific = all_keywords - self._context_stems[sentence.doc_id]
+                keywords_by_doc[sentence.doc_id] = specific or all_keywords
+            keywords = keywords_by_doc[sentence.doc_id]
             overlap = len(keywords & self._sentence_stems[row]) / len(keywords) if keywords else 0.0
             type_ok = holds_answer_type(sentence.text, kind)
             score = (float(cosine) + self.params.w_keyword_overlap * overlap

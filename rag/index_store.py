@@ -39,7 +39,8 @@ class IndexSettings:
     dimension: int
     chunk_size: int
     chunk_overlap: int
-    embed_template: str
+    passage_template: str
+    sentence_template: str
 
 
 @dataclass(frozen=True)

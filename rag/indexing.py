@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import chunk_document, sentences_of
+from .cleaning import readable_date
 from .config import RagConfig
 from .errors import CorpusError, RagError
 from .index_store import IndexSettings, StoredIndex, load_generation, save_generation, writer_lock
@@ -23,20 +24,6 @@ log = logging.getLogger(__name__)
 # the meeting ("the November 2024 meeting") can reach a passage deep in the release.
 EMBED_TEMPLATE = "{title}\n{date}\n{text}"
 
-_MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-              "octobre", "novembre", "décembre"]
-_MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December"]
-
-
-def readable_date(iso: str | None) -> str:
-    """'2024-11-20' -> '20 novembre 2024 / 20 November 2024': both languages a question may use."""
-    if not iso:
-        return ""
-    year, month, day = (int(part) for part in iso.split("-"))
-    return f"{day} {_MONTHS_FR[month - 1]} {year} / {day} {_MONTHS_EN[month - 1]} {year}"
-
-
 def embed_text(title: str | None, date: str | None, text: str, template: str = EMBED_TEMPLATE) -> str:
     return template.format(title=title or "", date=readable_date(date), text=text).strip()
 
@@ -47,7 +34,8 @@ def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:
         dimension=embedder.dimension,
         chunk_size=config.chunk_size,
         chunk_overlap=config.chunk_overlap,
-        embed_template=EMBED_TEMPLATE,
+        passage_template=EMBED_TEMPLATE if config.passage_context else "{text}",
+        sentence_template=EMBED_TEMPLATE if config.sentence_context else "{text}",
     )
 
 
@@ -169,9 +157,13 @@ def _write(
 
     started = time.perf_counter()
     titles = {d.doc_id: d for d in documents}
-    texts = [embed_text(chunks[i].title, chunks[i].date, chunks[i].text) for i in to_embed_chunks]
+    texts = [
+        embed_text(chunks[i].title, chunks[i].date, chunks[i].text, settings.passage_template)
+        for i in to_embed_chunks
+    ]
     texts += [
-        embed_text(titles[sentences[i].doc_id].title, titles[sentences[i].doc_id].date, sentences[i].text)
+        embed_text(titles[sentences[i].doc_id].title, titles[sentences[i].doc_id].date, sentences[i].text,
+                   settings.sentence_template)
         for i in to_embed_sentences
     ]
     if texts:

