@@ -9,7 +9,8 @@ AnswerType = Literal["number", "date", "person", "place"]
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
-                          r"\bwhat number\b|\bnumber of\b|\bquel(?:le)? (?:pourcentage|montant)\b|\bwhat (?:percentage|amount)\b", re.I)),
+                          r"\bwhat number\b|\bnumber of\b|\bquel(?:le)? (?:pourcentage|montant|budget|coût|somme)\b|"
+                          r"\bwhat (?:percentage|amount|budget|cost|sum)\b|\bhow much (?:money|funding)\b", re.I)),
     ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)? (?:jour|date|année|mois)\b|\bà quelle date\b|"
                         r"\bwhat (?:day|date|year|month|time)\b|\bwhich (?:day|date|year|month)\b|\ben quelle année\b|"
                         r"\bdepuis combien de temps\b|\bsince when\b", re.I)),

@@ -104,7 +104,7 @@ class Assistant:
     def _load(self) -> None:
         stored = load_generation(self.config.index_dir)
         check_settings(stored.manifest, index_settings(self.config, self.embedder))
-        retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k)
+        retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight)
         answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences)
         self._state = (stored, retriever, answerer)
 
@@ -138,6 +138,7 @@ class Assistant:
         stored, retriever, answerer = self._state
         mode = mode or self.config.retrieval_mode
         top_k = top_k or self.config.top_k
+        depth = max(top_k, answerer.params.candidate_passages)
         context = history[-1] if history and is_follow_up(text) else None
         search_text = f"{context} {text}" if context else text
         lang = detect_language(text)
@@ -146,22 +147,25 @@ class Assistant:
         query_vector = self.embedder.embed_queries([search_text])[0]
         timings["embed_query"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        passages = retriever.retrieve(search_text, query_vector, lang, mode, top_k)
+        candidates = retriever.retrieve(search_text, query_vector, lang, mode, depth)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
-        return text, search_text, context, lang, query_vector, passages, answerer, timings
+        return text, search_text, context, lang, query_vector, candidates, answerer, timings, top_k
 
     def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> list[ScoredChunk]:
-        """The ranked passages alone (the eval reads them deeper than an answer uses)."""
-        return self._prepare(question, (), mode, top_k)[5]
+        """The ranked passages alone, reordered by their best sentence as an answer shows them."""
+        text, search_text, _, lang, query_vector, candidates, answerer, _, top_k = self._prepare(
+            question, (), mode, top_k)
+        ranked = answerer.candidates(search_text, query_vector, lang, candidates)
+        return answerer.rerank(ranked, candidates, top_k) if ranked else candidates[:top_k]
 
     def ask(self, question: str, history: Sequence[str] = (), mode: str | None = None,
             top_k: int | None = None, answer_mode: str | None = None) -> Answer:
         """Answer one question; `history` holds the earlier questions of the conversation, oldest first."""
         total = time.perf_counter()
-        text, search_text, context, lang, query_vector, passages, answerer, timings = self._prepare(
+        text, search_text, context, lang, query_vector, candidates, answerer, timings, top_k = self._prepare(
             question, history, mode, top_k)
         started = time.perf_counter()
-        answer = answerer.answer(search_text, query_vector, lang, passages)
+        answer = answerer.answer(search_text, query_vector, lang, candidates, top_k)
         timings["answer"] = (time.perf_counter() - started) * 1000
         note = None
         if (answer_mode or self.config.answer_mode) == "llm" and answer.mode != "abstain":

@@ -52,6 +52,9 @@ _CHROME = re.compile(
     r"ressources médiatiques|media resources",
     re.IGNORECASE,
 )
+# Photo captions: short unpunctuated lines that name a photo or its credit.
+_CAPTION = re.compile(r"\b(?:group photo|photo de (?:groupe|famille)|crédit photo|photo credit|photo ?:)|©", re.IGNORECASE)
+
 # Softer signs of chrome (the site talking to its reader); trusted only at the edges of a document,
 # next to lines that are already chrome.
 _READER_ADDRESS = re.compile(
@@ -112,6 +115,8 @@ def _classify(line: str, repeated_in_doc: bool, shared_across_docs: bool) -> str
         return "date line"
     if _CHROME.search(stripped):
         return "site chrome"
+    if _CAPTION.search(stripped) and len(stripped) < 200 and not stripped.endswith("."):
+        return "photo caption"
     if repeated_in_doc:
         return "repeated in document"
     if shared_across_docs:

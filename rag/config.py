@@ -42,10 +42,13 @@ class RagConfig:
     # Prefix the release's title and date to what is embedded (never to what is quoted).
     passage_context: bool = True
     sentence_context: bool = True
+    # Sentences are embedded with this many preceding sentences, so "Elle a rappelé…" knows who "elle" is.
+    sentence_window: int = 0
     retrieval_mode: str = "hybrid"
     top_k: int = 5
     candidate_pool: int = 30
     rrf_k: int = 60
+    sentence_weight: float = 0.0
     max_question_chars: int = 2000
     answer_mode: str = "extractive"
     max_answer_sentences: int = 2

@@ -58,77 +58,107 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+SENTENCE_FEATURES = (
+    "cosine", "chunk_cosine", "first_stage", "overlap_same_lang", "overlap_cross_lang", "overlap_all",
+    "type_match", "type_miss", "entity_in_sentence", "entity_in_doc", "lead_sentence", "title_line", "log_length",
+    "keywords_in_doc",
+)
+ABSTAIN_FEATURES = (
+    "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
+    "keywords_in_doc", "cross_lingual", "lexical_agreement",
+)
+
+
+def _default_sentence_weights() -> dict[str, float]:
+    return {"cosine": 10.0, "overlap_same_lang": 1.5, "type_match": 0.4, "first_stage": 0.3, "keywords_in_doc": 0.5}
+
+
+def _default_abstain_weights() -> dict[str, float]:
+    return {"entity_in_doc": 4.0, "type_miss": -3.0}
+
+
 @dataclass(frozen=True)
 class AnswerParams:
-    """Weights of sentence choice and of the abstention rule; refit with `python -m eval.fit_abstention`."""
+    """Weights of sentence choice and of the abstention rule, read from answer_params.json.
 
-    w_keyword_overlap: float = 0.15
-    w_type_match: float = 0.04
-    w_chunk_rank: float = 0.03
-    second_sentence_margin: float = 0.015
-    abstain_bias: float = 0.0
-    abstain_weights: dict[str, float] = field(default_factory=lambda: {
-        "best_cosine": 0.0, "keyword_overlap": 0.0, "entity_coverage": 4.0, "type_match": 3.0,
-        "margin": 0.0, "lexical_agreement": 0.0,
-    })
+    Refit them with `python -m eval.fit_answerer` (cross-validated figures are printed and saved beside them).
+    """
+
+    sentence_weights: dict[str, float] = field(default_factory=_default_sentence_weights)
+    abstain_bias: float = -1.0
+    abstain_weights: dict[str, float] = field(default_factory=_default_abstain_weights)
     abstain_threshold: float = 0.5
-    abstain_offset: float = -5.0
+    second_sentence_margin: float = 0.1
+    candidate_passages: int = 10
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> AnswerParams:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def sentence_vector(self) -> np.ndarray:
+        return np.array([self.sentence_weights.get(n, 0.0) for n in SENTENCE_FEATURES], dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """Why a sentence was chosen: the features the abstention rule reads."""
+    """A candidate sentence with the features that scored it."""
 
     sentence: Sentence
+    chunk_row: int
+    features: np.ndarray  # in SENTENCE_FEATURES order
     score: float
-    cosine: float
-    keyword_overlap: float
-    type_match: bool
-    chunk_rank: int
+
+    def feature(self, name: str) -> float:
+        return float(self.features[SENTENCE_FEATURES.index(name)])
 
 
-@dataclass(frozen=True)
-class AbstentionFeatures:
-    best_cosine: float
-    keyword_overlap: float
-    entity_coverage: float
-    type_match: float
-    margin: float
-    lexical_agreement: float
-
-    def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool,
+                        lexical_agreement: bool) -> dict[str, float]:
+    best = ranked[0]
+    runner_up = next((e.score for e in ranked[1:] if e.sentence.doc_id != best.sentence.doc_id
+                      or abs(e.sentence.sentence_id - best.sentence.sentence_id) > 1), best.score - 1.0)
+    return {
+        "best_score": best.score,
+        "margin": best.score - runner_up,
+        "best_cosine": best.feature("cosine"),
+        "entity_in_doc": best.feature("entity_in_doc"),
+        "entity_in_sentence": best.feature("entity_in_sentence"),
+        "type_miss": best.feature("type_miss"),
+        "overlap": best.feature("overlap_same_lang"),
+        "keywords_in_doc": best.feature("keywords_in_doc"),
+        "cross_lingual": float(cross_lingual),
+        "lexical_agreement": float(lexical_agreement),
+    }
 
 
 class ExtractiveAnswerer:
-    """Scores the sentences of the retrieved passages against the question; vectors were computed at index time."""
+    """Scores the sentences of the candidate passages; all vectors were computed at index time."""
 
     def __init__(self, stored: StoredIndex, params: AnswerParams | None = None, max_sentences: int = 2) -> None:
         self.stored = stored
         self.params = params or AnswerParams.load()
         self.max_sentences = max_sentences
+        self._weights = self.params.sentence_vector()
+        self._chunk_row = {c.chunk_id: row for row, c in enumerate(stored.chunks)}
         self._sentence_rows_by_chunk: dict[str, list[int]] = {}
         by_doc: dict[str, list[int]] = {}
         for row, sentence in enumerate(stored.sentences):
             by_doc.setdefault(sentence.doc_id, []).append(row)
+        self._first_sentence = {doc_id: rows[0] for doc_id, rows in by_doc.items()}
         for chunk in stored.chunks:
             self._sentence_rows_by_chunk[chunk.chunk_id] = [
                 r for r in by_doc.get(chunk.doc_id, [])
                 if stored.sentences[r].start < chunk.end and chunk.start < stored.sentences[r].end
             ]
-        self._sentence_stems = [
-            set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences
-        ]
+        self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
+        self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
+        self._folded_sentences = [_fold(s.text) for s in stored.sentences]
         self._folded_docs = {
-            doc_id: _fold(f"{doc.title or ''}\n{doc.text}") for doc_id, doc in stored.documents.items()
+            doc_id: _fold(f"{doc.title or ''}\n{readable_date(doc.date)}\n{doc.text}")
+            for doc_id, doc in stored.documents.items()
         }
         self._stopwords = {lang: set(tokenize(words, lang)) for lang, words in _STOPWORDS_RAW.items()}
         # Words of a release's title and date identify the release, not the answer inside it.
@@ -146,112 +176,141 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def entities(question: str) -> list[str]:
+        """Names, acronyms and numbers of the question (capitalised words past its first word, digits)."""
         found = []
         for match in _ENTITY.finditer(question.strip()):
             word = match.group(0).strip()
-            if word.casefold() in _QUESTION_OPENERS:
-                continue
-            found.append(word)
+            if word.casefold() not in _QUESTION_OPENERS:
+                found.append(word)
         return found
 
-    def entity_coverage(self, question: str, doc_ids: Sequence[str]) -> float:
-        """Share of the names and numbers of the question that appear in the cited releases."""
-        names = self.entities(question)
-        if not names:
-            return 1.0
-        haystack = "\n".join(self._folded_docs[d] for d in dict.fromkeys(doc_ids))
-        covered = 0
+    @staticmethod
+    def _entity_patterns(names: Sequence[str]) -> list[list[re.Pattern[str]]]:
+        patterns = []
         for name in names:
             folded = _fold(name)
             variants = {folded, _fold(_MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
-            # Plural and possessive forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".
+            # Inflected forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".
             variants |= {v[:6] for v in variants if len(v) > 7}
-            if any(v and re.search(rf"\b{re.escape(v)}", haystack) for v in variants):
-                covered += 1
-        return covered / len(names)
+            patterns.append([re.compile(rf"\b{re.escape(v)}") for v in variants if v])
+        return patterns
 
-    def rank_sentences(self, question: str, query_vector: np.ndarray, lang: str,
-                       passages: Sequence[ScoredChunk]) -> list[Evidence]:
+    @staticmethod
+    def _coverage(patterns: list[list[re.Pattern[str]]], haystack: str) -> float:
+        if not patterns:
+            return 1.0
+        return sum(any(p.search(haystack) for p in group) for group in patterns) / len(patterns)
+
+    def entity_coverage(self, question: str, doc_ids: Sequence[str]) -> float:
+        """Share of the names and numbers of the question that appear in the given releases."""
+        haystack = "\n".join(self._folded_docs[d] for d in dict.fromkeys(doc_ids))
+        return self._coverage(self._entity_patterns(self.entities(question)), haystack)
+
+    def candidates(self, question: str, query_vector: np.ndarray, lang: str,
+                   passages: Sequence[ScoredChunk]) -> list[Evidence]:
+        """Every sentence of the candidate passages with its features and score, best first."""
         kind = expected_answer_type(question)
         rows: list[int] = []
-        chunk_rank: dict[int, int] = {}
-        for rank, passage in enumerate(passages, start=1):
+        first_stage: dict[int, int] = {}
+        home_chunk: dict[int, int] = {}
+        for rank, passage in enumerate(passages[: self.params.candidate_passages], start=1):
             for row in self._sentence_rows_by_chunk.get(passage.chunk.chunk_id, []):
-                if row not in chunk_rank:
+                if row not in first_stage:
                     rows.append(row)
-                    chunk_rank[row] = rank
+                    first_stage[row] = rank
+                    home_chunk[row] = self._chunk_row[passage.chunk.chunk_id]
         if not rows:
             return []
         cosines = self.stored.sentence_vectors[rows] @ query_vector
-        keywords_by_doc: dict[str, set[str]] = {}
-        ranked = []
-        for row, cosine in zip(rows, cosines):
+        chunk_cosines = self.stored.chunk_vectors[[home_chunk[r] for r in rows]] @ query_vector
+        patterns = self._entity_patterns(self.entities(question))
+        per_doc: dict[str, tuple[set[str], set[str], float, bool, float]] = {}
+        matrix = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
+        for i, row in enumerate(rows):
             sentence = self.stored.sentences[row]
-            if sentence.doc_id not in keywords_by_doc:
-                all_keywords = self.keywords(question, lang, self.stored.documents[sentence.doc_id].lang)
-                specific = all_keywords - self._context_stems[sentence.doc_id]
-                keywords_by_doc[sentence.doc_id] = specific or all_keywords
-            keywords = keywords_by_doc[sentence.doc_id]
-            overlap = len(keywords & self._sentence_stems[row]) / len(keywords) if keywords else 0.0
+            doc = self.stored.documents[sentence.doc_id]
+            if doc.doc_id not in per_doc:
+                all_keywords = self.keywords(question, lang, doc.lang)
+                specific = (all_keywords - self._context_stems[doc.doc_id]) or all_keywords
+                same_lang = lang == doc.lang
+                # Across languages the question's words rarely appear in the text: no evidence either way.
+                in_doc_words = (len(all_keywords & self._doc_stems[doc.doc_id]) / len(all_keywords)
+                                if all_keywords and same_lang else 1.0)
+                per_doc[doc.doc_id] = (all_keywords, specific,
+                                       self._coverage(patterns, self._folded_docs[doc.doc_id]), same_lang,
+                                       in_doc_words)
+            all_keywords, specific, in_doc, same_lang, in_doc_words = per_doc[doc.doc_id]
+            stems = self._sentence_stems[row]
+            overlap = len(specific & stems) / len(specific) if specific else 0.0
             type_ok = holds_answer_type(sentence.text, kind)
-            score = (float(cosine) + self.params.w_keyword_overlap * overlap
-                     + self.params.w_type_match * type_ok + self.params.w_chunk_rank / chunk_rank[row])
-            ranked.append(Evidence(sentence, score, float(cosine), overlap, type_ok, chunk_rank[row]))
+            matrix[i] = (
+                cosines[i], chunk_cosines[i], 1.0 / first_stage[row],
+                overlap if same_lang else 0.0, 0.0 if same_lang else overlap,
+                len(all_keywords & stems) / len(all_keywords) if all_keywords else 0.0,
+                float(kind is not None and type_ok), float(kind is not None and not type_ok),
+                self._coverage(patterns, self._folded_sentences[row]), in_doc,
+                float(self._first_sentence.get(sentence.doc_id) == row), float(sentence.text == doc.title),
+                math.log1p(len(sentence.text)) / 6.0, in_doc_words,
+            )
+        scores = matrix @ self._weights
+        ranked = [
+            Evidence(self.stored.sentences[row], home_chunk[row], matrix[i], float(scores[i]))
+            for i, row in enumerate(rows)
+        ]
         ranked.sort(key=lambda e: -e.score)
         return ranked
 
-    def features(self, question: str, ranked: Sequence[Evidence], passages: Sequence[ScoredChunk]) -> AbstentionFeatures:
-        best = ranked[0]
-        second = ranked[1].score if len(ranked) > 1 else best.score - 0.1
-        top_passage = next((p for p in passages if p.chunk.chunk_id == best.sentence.chunk_id), passages[0])
-        kind = expected_answer_type(question)
-        return AbstentionFeatures(
-            best_cosine=best.cosine,
-            keyword_overlap=best.keyword_overlap,
-            entity_coverage=self.entity_coverage(question, [best.sentence.doc_id]),
-            type_match=float(best.type_match) if kind else 1.0,
-            margin=best.score - second,
-            lexical_agreement=1.0 if top_passage.lexical_rank is not None and top_passage.lexical_rank <= 3 else 0.0,
-        )
-
-    def answerable_probability(self, features: AbstentionFeatures) -> float:
+    def answerable_probability(self, features: dict[str, float]) -> float:
         p = self.params
-        z = p.abstain_bias + p.abstain_offset + sum(
-            weight * features.as_dict()[name] for name, weight in p.abstain_weights.items()
-        )
-        return 1.0 / (1.0 + math.exp(-z))
+        z = p.abstain_bias + sum(weight * features.get(name, 0.0) for name, weight in p.abstain_weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def rerank(self, ranked: Sequence[Evidence], passages: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
+        """Passages ordered by their best sentence: the passage that holds the answer comes first."""
+        best: dict[str, float] = {}
+        for evidence in ranked:
+            chunk_id = self.stored.chunks[evidence.chunk_row].chunk_id
+            best.setdefault(chunk_id, evidence.score)
+        order = sorted(range(len(passages)), key=lambda i: (-best.get(passages[i].chunk.chunk_id, -math.inf), i))
+        return [passages[i] for i in order][:top_k]
 
     def answer(self, question: str, query_vector: np.ndarray, lang: str,
-               passages: Sequence[ScoredChunk]) -> Answer:
+               passages: Sequence[ScoredChunk], top_k: int | None = None) -> Answer:
         lang = lang if lang in FRAMING else "en"
-        ranked = self.rank_sentences(question, query_vector, lang, passages) if passages else []
+        top_k = top_k or len(passages)
+        ranked = self.candidates(question, query_vector, lang, passages) if passages else []
         if not ranked:
-            return self._abstain(question, lang, passages, "no passage was retrieved")
-        features = self.features(question, ranked, passages)
+            return self._abstain(question, lang, passages[:top_k], "no passage was retrieved")
+        shown = self.rerank(ranked, passages, top_k)
+        best_chunk = self.stored.chunks[ranked[0].chunk_row]
+        best_passage = next(p for p in passages if p.chunk.chunk_id == best_chunk.chunk_id)
+        features = abstention_features(
+            ranked, cross_lingual=lang != self.stored.documents[best_chunk.doc_id].lang,
+            lexical_agreement=best_passage.lexical_rank is not None and best_passage.lexical_rank <= 3,
+        )
         probability = self.answerable_probability(features)
         if probability < self.params.abstain_threshold:
             reasons = []
-            if features.entity_coverage < 1:
+            if features["entity_in_doc"] < 1:
                 reasons.append("names or numbers of the question are missing from the best release")
-            if features.type_match < 1:
-                reasons.append(f"no {expected_answer_type(question)} in the best sentences")
-            reason = "; ".join(reasons) or f"weak evidence (confidence {probability:.2f})"
-            return self._abstain(question, lang, passages, reason)
+            if features["type_miss"]:
+                reasons.append(f"no {expected_answer_type(question)} in the best sentence")
+            reason = "; ".join(reasons) or "the best sentence is weak evidence"
+            return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
         chosen = [ranked[0]]
         for other in ranked[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            same_doc_adjacent = (other.sentence.doc_id == chosen[0].sentence.doc_id
-                                 and abs(other.sentence.sentence_id - chosen[0].sentence.sentence_id) == 1)
-            close = chosen[0].score - other.score <= self.params.second_sentence_margin
-            if same_doc_adjacent and (close or (not chosen[0].type_match and other.type_match)):
+            adjacent = (other.sentence.doc_id == chosen[0].sentence.doc_id
+                        and abs(other.sentence.sentence_id - chosen[0].sentence.sentence_id) == 1)
+            if adjacent and chosen[0].score - other.score <= self.params.second_sentence_margin:
                 chosen.append(other)
-        chosen.sort(key=lambda e: (e.sentence.doc_id, e.sentence.start))
+        chosen.sort(key=lambda e: e.sentence.start)
         citations = tuple(self._cite(marker, e.sentence) for marker, e in enumerate(chosen, start=1))
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         return Answer(
             question=question, answer=f"{FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
-            citations=citations, passages=tuple(passages),
+            citations=citations, passages=tuple(shown),
         )
 
     def _cite(self, marker: int, sentence: Sentence) -> Citation:

@@ -41,6 +41,7 @@ class IndexSettings:
     chunk_overlap: int
     passage_template: str
     sentence_template: str
+    sentence_window: int = 0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,14 @@ def embed_text(title: str | None, date: str | None, text: str, template: str = E
     return template.format(title=title or "", date=readable_date(date), text=text).strip()
 
 
+def _with_preceding(sentences: list[Sentence], index: int, window: int) -> str:
+    """The sentence with up to `window` sentences before it from the same release."""
+    start = index
+    while start > 0 and index - start < window and sentences[start - 1].doc_id == sentences[index].doc_id:
+        start -= 1
+    return " ".join(s.text for s in sentences[start:index + 1])
+
+
 def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:
     return IndexSettings(
         model_id=embedder.model_id,
@@ -36,6 +44,7 @@ def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:
         chunk_overlap=config.chunk_overlap,
         passage_template=EMBED_TEMPLATE if config.passage_context else "{text}",
         sentence_template=EMBED_TEMPLATE if config.sentence_context else "{text}",
+        sentence_window=config.sentence_window,
     )
 
 
@@ -162,8 +171,8 @@ def _write(
         for i in to_embed_chunks
     ]
     texts += [
-        embed_text(titles[sentences[i].doc_id].title, titles[sentences[i].doc_id].date, sentences[i].text,
-                   settings.sentence_template)
+        embed_text(titles[sentences[i].doc_id].title, titles[sentences[i].doc_id].date,
+                   _with_preceding(sentences, i, settings.sentence_window), settings.sentence_template)
         for i in to_embed_sentences
     ]
     if texts:

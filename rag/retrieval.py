@@ -28,18 +28,42 @@ def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], k: i
 class HybridRetriever:
     """Ranks the chunks of one StoredIndex; the query vector is computed once by the caller."""
 
-    def __init__(self, stored: StoredIndex, candidate_pool: int = 30, rrf_k: int = 60) -> None:
+    def __init__(self, stored: StoredIndex, candidate_pool: int = 30, rrf_k: int = 60,
+                 sentence_weight: float = 0.0) -> None:
         self.stored = stored
         self.candidate_pool = candidate_pool
         self.rrf_k = rrf_k
+        self.sentence_weight = sentence_weight
+        # (chunk row, sentence row) pairs for every sentence that overlaps a chunk.
+        pairs = []
+        by_doc: dict[str, list[int]] = {}
+        for row, sentence in enumerate(stored.sentences):
+            by_doc.setdefault(sentence.doc_id, []).append(row)
+        for chunk_row, chunk in enumerate(stored.chunks):
+            for row in by_doc.get(chunk.doc_id, []):
+                sentence = stored.sentences[row]
+                if sentence.start < chunk.end and chunk.start < sentence.end:
+                    pairs.append((chunk_row, row))
+        self._pair_chunks = np.array([p[0] for p in pairs], dtype=np.int64)
+        self._pair_sentences = np.array([p[1] for p in pairs], dtype=np.int64)
         langs = [stored.documents[c.doc_id].lang for c in stored.chunks]
         self.corpus_lang = Counter(langs).most_common(1)[0][0] if langs else "fr"
         self.bm25 = BM25Index([c.text for c in stored.chunks], langs)
 
     def dense_ranking(self, query_vector: np.ndarray, depth: int) -> tuple[list[int], np.ndarray]:
-        scores, ids = self.stored.vector_index.search(query_vector[None, :], depth)
-        rows = [int(i) for i in ids[0] if i >= 0]
-        return rows, scores[0][: len(rows)]
+        if self.sentence_weight <= 0 or not len(self._pair_chunks):
+            scores, ids = self.stored.vector_index.search(query_vector[None, :], depth)
+            rows = [int(i) for i in ids[0] if i >= 0]
+            return rows, scores[0][: len(rows)]
+        # A passage is as good as its best sentence, blended with the passage as a whole: the answer
+        # sentence can be found even when the rest of the passage is about something else.
+        chunk_scores = self.stored.chunk_vectors @ query_vector
+        sentence_scores = self.stored.sentence_vectors @ query_vector
+        best_sentence = np.full(len(chunk_scores), -1.0, dtype=np.float32)
+        np.maximum.at(best_sentence, self._pair_chunks, sentence_scores[self._pair_sentences])
+        blended = (1 - self.sentence_weight) * chunk_scores + self.sentence_weight * best_sentence
+        order = np.argsort(-blended, kind="stable")[:depth]
+        return [int(i) for i in order], blended[order]
 
     def lexical_ranking(self, question: str, lang: str, depth: int) -> tuple[list[int], np.ndarray]:
         scores = self.bm25.scores(question, lang)
