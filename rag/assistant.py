@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import RagConfig
-from .errors import IndexMissingError, IndexStaleError, QuestionError, RagError
+from .errors import GeneratorError, IndexMissingError, IndexStaleError, QuestionError, RagError, UngroundedAnswerError
 from .extractive import AnswerParams, ExtractiveAnswerer
 from .index_store import StoredIndex, check_settings, current_generation, load_generation
 from .indexing import BuildReport, build_index, index_settings
@@ -81,12 +81,7 @@ def ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool =
         if not rebuild_if_stale:
             raise
         log.warning("%s -- rebuilding now", exc)
-        sources = None
-        try:
-            sources = [Path(p) for p in load_generation(config.index_dir).manifest.get("sources", [])] or None
-        except RagError:
-            pass
-        return build_index(config, embedder, sources=sources)
+        return build_index(config, embedder)
 
 
 class Assistant:
@@ -169,25 +164,28 @@ class Assistant:
         timings["answer"] = (time.perf_counter() - started) * 1000
         note = None
         if (answer_mode or self.config.answer_mode) == "llm" and answer.mode != "abstain":
-            answer, note = self._generate(text, lang, answer)
+            started = time.perf_counter()
+            answer, note = self._generate(_llm_question(text, context), lang, answer)
+            timings["generate"] = (time.perf_counter() - started) * 1000
         timings["total"] = (time.perf_counter() - total) * 1000
         return replace(answer, question=text, context_question=context, timings_ms=timings,
                        note=note or answer.note)
 
     def _generate(self, question: str, lang: str, extractive: Answer) -> tuple[Answer, str | None]:
-        from .errors import GeneratorError
-
+        """The LLM's verified answer, or the extractive one with a note saying why the LLM's is not shown."""
         if self.generator is None:
             return extractive, "LLM mode is not configured; showing extractive answer"
         try:
             return self.generator.generate(question, lang, extractive.passages), None
         except GeneratorError as exc:
-            log.warning("LLM failed: %s", exc)
-            return extractive, f"LLM unavailable: {exc}; showing extractive answer"
+            return extractive, _fallback_note(exc)
 
     def stream(self, question: str, history: Sequence[str] = (), mode: str | None = None,
                top_k: int | None = None, answer_mode: str | None = None) -> Iterator[str | Answer]:
-        """Like ask(), but yields LLM text deltas before the final Answer (just the Answer when extractive)."""
+        """Like ask(), but yields LLM text deltas before the final Answer (just the Answer when extractive).
+
+        If the LLM fails or its answer is rejected after some text was streamed, the final Answer is the
+        extractive one with a note: the page replaces the streamed text with it."""
         if (answer_mode or self.config.answer_mode) != "llm" or self.generator is None:
             yield self.ask(question, history, mode, top_k, answer_mode)
             return
@@ -195,17 +193,36 @@ class Assistant:
         if extractive.mode == "abstain":
             yield extractive
             return
-        from .errors import GeneratorError
-
+        started = time.perf_counter()
+        llm_question = _llm_question(extractive.question, extractive.context_question)
         try:
-            for piece in self.generator.stream(extractive.question, extractive.lang, extractive.passages):
+            for piece in self.generator.stream(llm_question, extractive.lang, extractive.passages):
                 if isinstance(piece, Answer):
                     yield replace(piece, question=extractive.question, context_question=extractive.context_question,
-                                  timings_ms=extractive.timings_ms)
+                                  timings_ms=_with_generation(extractive.timings_ms, started))
                 else:
                     yield piece
         except GeneratorError as exc:
-            yield replace(extractive, note=f"LLM unavailable: {exc}; showing extractive answer")
+            yield replace(extractive, note=_fallback_note(exc), timings_ms=_with_generation(extractive.timings_ms, started))
+
+
+def _with_generation(timings: dict[str, float], started: float) -> dict[str, float]:
+    generate = (time.perf_counter() - started) * 1000
+    return {**timings, "generate": generate, "total": timings.get("total", 0.0) + generate}
+
+
+def _llm_question(question: str, context: str | None) -> str:
+    """A follow-up ("Et elle ?") reaches the LLM with the question it follows, as retrieval saw it."""
+    return f"{question}\n(Follow-up to the earlier question: {context})" if context else question
+
+
+def _fallback_note(exc: GeneratorError) -> str:
+    """The one line shown under the extractive answer when the LLM's cannot be shown."""
+    if isinstance(exc, UngroundedAnswerError):
+        log.warning("LLM answer rejected: %s", exc)
+        return f"LLM answer rejected: {exc}; showing extractive answer"
+    log.warning("LLM unavailable: %s", exc)
+    return f"LLM unavailable: {exc}; showing extractive answer"
 
 
 def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | None = None) -> Assistant:
@@ -216,9 +233,7 @@ def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | N
         embedder = SentenceTransformerEmbedder(config)
     if build:
         ensure_index(config, embedder)
-    generator = None
-    if config.answer_mode == "llm" or build:
-        from .generative import make_generator
+    from .generative import make_generator
 
-        generator = make_generator(config)
-    return Assistant(config, embedder, generator)
+    # Always built (it opens no connection): the page can switch a conversation to LLM answers.
+    return Assistant(config, embedder, make_generator(config))

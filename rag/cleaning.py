@@ -195,13 +195,23 @@ def _title_of(cleaned: str) -> str | None:
     return first
 
 
+MAX_SHARED_LINE = 200
+
+
 def shared_boilerplate(raw_texts: list[str], min_documents: int = 3) -> frozenset[str]:
-    """Normalised lines present in at least `min_documents` documents (footers, menus)."""
-    if len(raw_texts) < min_documents:
+    """Normalised short lines present in at least `min_documents` distinct documents (footers, menus).
+
+    Identical files count once, and long lines never count: a paragraph found in several files is a
+    copied release, which de-duplication handles, not page chrome.
+    """
+    distinct = list(dict.fromkeys(raw_texts))
+    if len(distinct) < min_documents:
         return frozenset()
     counts: Counter[str] = Counter()
-    for raw in raw_texts:
-        counts.update({_normalise_line(line) for line in raw.splitlines() if len(line.strip()) > 3})
+    for raw in distinct:
+        counts.update({
+            _normalise_line(line) for line in raw.splitlines() if 3 < len(line.strip()) <= MAX_SHARED_LINE
+        })
     return frozenset(line for line, n in counts.items() if n >= min_documents)
 
 

@@ -31,7 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", help="build or refresh the index")
     _common(index)
-    index.add_argument("--source", type=Path, action="append", help="folder or file of releases (repeatable)")
+    index.add_argument("--source", type=Path, action="append",
+                       help="folder or file of releases (repeatable; replaces the indexed sources)")
+    index.add_argument("--prune", action="store_true", help="drop releases whose files are gone")
+
+    add = sub.add_parser("add", help="add releases (files or folders of .txt, .md, .html) to the index")
+    _common(add)
+    add.add_argument("paths", type=Path, nargs="+", help="files or folders to add")
+
+    remove = sub.add_parser("remove", help="remove releases from the index by document id")
+    _common(remove)
+    remove.add_argument("doc_ids", nargs="+", help="document ids, as cited in answers")
 
     ask = sub.add_parser("ask", help="answer one question (or start an interactive loop without one)")
     _common(ask)
@@ -102,11 +112,17 @@ def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:
     started = time.perf_counter()
     embedder = SentenceTransformerEmbedder(config)
     load_s = time.perf_counter() - started
-    report = build_index(config, embedder, sources=args.source, show_progress=not args.quiet)
+    report = build_index(
+        config, embedder, sources=getattr(args, "source", None), show_progress=not args.quiet,
+        add=getattr(args, "paths", None), remove=getattr(args, "doc_ids", None), prune=getattr(args, "prune", False),
+    )
     print(f"index {report.generation} : {report.chunks} passages from "
           f"{len(report.added) + len(report.updated) + len(report.unchanged)} releases")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, skipped {len(report.skipped)}; embedded {report.embedded_documents} release(s)")
+    for label, ids in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+        if ids:
+            print(f"  {label}: {', '.join(ids)}")
     for skipped in report.skipped:
         print(f"  skipped {skipped.source}: {skipped.reason}")
     timings = {"model_load": load_s, **report.timings_s}
@@ -169,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = _config(args)
-        return {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}[args.command](args, config)
+        commands = {"index": cmd_index, "add": cmd_index, "remove": cmd_index, "ask": cmd_ask, "serve": cmd_serve,
+                    "eval": cmd_eval}
+        return commands[args.command](args, config)
     except QuestionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

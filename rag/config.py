@@ -35,7 +35,9 @@ class RagConfig:
     model: str = BUNDLED_MODEL
     model_cache_dir: Path = Path.home() / ".cache" / "rag-news" / "models"
     allow_download: bool = False
-    precision: str = "auto"  # auto | fp32 | bf16
+    precision: str = "auto"  # auto | fp32 | bf16 (torch backend only)
+    # torch (sentence-transformers) | onnx (same vectors, run by onnxruntime) | onnx-int8 (quantised, faster).
+    embed_backend: str = "torch"
     embed_batch_size: int = 32
     chunk_size: int = 800
     chunk_overlap: int = 120
@@ -44,6 +46,12 @@ class RagConfig:
     sentence_context: bool = True
     # Sentences are embedded with this many preceding sentences, so "Elle a rappelé…" knows who "elle" is.
     sentence_window: int = 0
+    # FAISS index over the passage vectors: auto picks by corpus size (see rag/faiss_index.py).
+    index_kind: str = "auto"
+    # faiss (in process) | qdrant (embedded in memory, or the server at qdrant_url).
+    vector_store: str = "faiss"
+    qdrant_url: str = ""
+    qdrant_collection: str = "rag-news"
     retrieval_mode: str = "hybrid"
     top_k: int = 5
     candidate_pool: int = 30
@@ -64,6 +72,9 @@ class RagConfig:
 
 _CHOICES = {
     "precision": {"auto", "fp32", "bf16"},
+    "embed_backend": {"torch", "onnx", "onnx-int8"},
+    "index_kind": {"auto", "flat", "hnsw", "ivf", "ivfpq"},
+    "vector_store": {"faiss", "qdrant"},
     "retrieval_mode": {"dense", "lexical", "hybrid"},
     "answer_mode": {"extractive", "llm"},
 }

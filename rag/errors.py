@@ -43,3 +43,7 @@ class IndexLockedError(IndexError_):
 
 class GeneratorError(RagError):
     """The optional LLM endpoint failed; callers fall back to the extractive answer."""
+
+
+class UngroundedAnswerError(GeneratorError):
+    """The LLM replied, but with no answer that cites a passage it was given; callers show the extractive one."""

@@ -15,19 +15,24 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError
-from .faiss_index import FaissIndex
+from .errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
+from .faiss_index import FaissIndex, build_vector_index
 from .schema import Chunk, Document, Sentence
+
+if TYPE_CHECKING:
+    from .config import RagConfig
+    from .qdrant_index import QdrantIndex
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
+FAISS_FILE = "vectors.faiss"
 KEEP_GENERATIONS = 2
 
 
@@ -45,6 +50,20 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class VectorStoreOptions:
+    """Where the passage vectors are searched; not part of IndexSettings, since changing it needs no re-embedding."""
+
+    index_kind: str = "auto"  # auto | flat | hnsw | ivf | ivfpq (FAISS)
+    vector_store: str = "faiss"  # faiss | qdrant
+    qdrant_url: str = ""  # empty: embedded, in memory, rebuilt from the vectors file at load
+    qdrant_collection: str = "rag-news"
+
+    @classmethod
+    def from_config(cls, config: RagConfig) -> VectorStoreOptions:
+        return cls(config.index_kind, config.vector_store, config.qdrant_url, config.qdrant_collection)
+
+
+@dataclass(frozen=True)
 class StoredIndex:
     """One loaded generation: the data the retriever and answerer work on."""
 
@@ -55,7 +74,7 @@ class StoredIndex:
     sentences: list[Sentence]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    vector_index: FaissIndex
+    vector_index: FaissIndex | QdrantIndex
 
     @property
     def generation(self) -> str:
@@ -130,15 +149,31 @@ def save_generation(
     chunk_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     extra: dict[str, Any] | None = None,
+    store: VectorStoreOptions | None = None,
 ) -> Path:
-    """Write a complete new generation, then switch CURRENT to it in one rename. Caller holds the lock."""
+    """Write a complete new generation, then switch CURRENT to it in one rename. Caller holds the lock.
+
+    `store` says which vector index to build (default: FAISS, its kind chosen by corpus size).
+    """
+    store = store or VectorStoreOptions()
     index_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
+    vector_index: FaissIndex | QdrantIndex | None = None
     try:
-        vector_index = FaissIndex(settings.dimension)
-        vector_index.add(chunk_vectors)
-        vector_index.save(staging / "vectors.faiss")
+        started = time.perf_counter()
+        if store.vector_store == "qdrant":
+            from .qdrant_index import QdrantIndex
+
+            vector_index = QdrantIndex(settings.dimension, f"{store.qdrant_collection}-gen-{stamp}", store.qdrant_url)
+            if store.qdrant_url:  # an embedded collection lives in the loading process: it is built at load
+                vector_index.ensure(chunk_vectors)
+        else:
+            vector_index = build_vector_index(store.index_kind, settings.dimension, len(chunk_vectors))
+            vector_index.add(chunk_vectors)
+            vector_index.save(staging / FAISS_FILE)
+        log.info("built the %s vector index over %d passages in %.1fs", vector_index.kind, len(chunk_vectors),
+                 time.perf_counter() - started)
         np.save(staging / "chunk_vectors.npy", chunk_vectors.astype(np.float32))
         np.save(staging / "sentence_vectors.npy", sentence_vectors.astype(np.float32))
         _write_jsonl(staging / "documents.jsonl", documents)
@@ -153,6 +188,8 @@ def save_generation(
             "chunks": len(chunks),
             "sentences": len(sentences),
             "index_kind": vector_index.kind,
+            "index_params": vector_index.params,
+            "vector_store": store.vector_store,
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "files": files,
             **(extra or {}),
@@ -171,6 +208,9 @@ def save_generation(
         _fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if store.vector_store == "qdrant" and store.qdrant_url and vector_index is not None:
+            with contextlib.suppress(RagError):
+                vector_index.drop()  # type: ignore[union-attr]
         raise
     _prune_generations(index_dir, keep=final.name)
     return final
@@ -181,9 +221,45 @@ def _prune_generations(index_dir: Path, keep: str) -> None:
     generations = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
     for old in generations[:-KEEP_GENERATIONS]:
         if old.name != keep:
+            _drop_server_collection(old)
             shutil.rmtree(old, ignore_errors=True)
     for staging in index_dir.glob(".staging-*"):
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _drop_server_collection(generation: Path) -> None:
+    """A generation indexed on a Qdrant server takes its collection with it; an unreachable server only warns."""
+    try:
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return
+    params = manifest.get("index_params") or {}
+    if manifest.get("vector_store") != "qdrant" or not params.get("url"):
+        return
+    from .qdrant_index import QdrantIndex
+
+    try:
+        QdrantIndex(manifest["settings"]["dimension"], params["collection"], params["url"]).drop()
+    except RagError as exc:
+        log.warning("could not drop the collection of %s: %s", generation.name, exc)
+
+
+def _open_vector_index(generation: Path, manifest: dict[str, Any], chunk_vectors: np.ndarray,
+                       store: VectorStoreOptions | None) -> FaissIndex | QdrantIndex:
+    """The generation's vector index; a Qdrant collection is checked against (or rebuilt from) the vectors file."""
+    built = manifest.get("vector_store", "faiss")
+    if store is not None and store.vector_store != built:
+        raise IndexStaleError(f"the index at {generation} was built for vector_store '{built}', config asks "
+                              f"'{store.vector_store}': rebuild with `rag index`")
+    if built != "qdrant":
+        return FaissIndex.load(generation / FAISS_FILE)
+    from .qdrant_index import QdrantIndex
+
+    params = manifest.get("index_params") or {}
+    # The configured URL wins: workers may reach the same cluster by another address than the builder did.
+    url = store.qdrant_url if store is not None else params.get("url", "")
+    index = QdrantIndex(int(chunk_vectors.shape[1]), params["collection"], url)
+    return index.ensure(chunk_vectors)
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -225,8 +301,13 @@ def check_settings(manifest: dict[str, Any], expected: IndexSettings) -> None:
         )
 
 
-def load_generation(index_dir: Path, verify_checksums: bool = True) -> StoredIndex:
-    """Load the current generation; any missing or altered file raises IndexCorruptError, never a traceback."""
+def load_generation(index_dir: Path, verify_checksums: bool = True,
+                    store: VectorStoreOptions | None = None) -> StoredIndex:
+    """Load the current generation; any missing or altered file raises IndexCorruptError, never a traceback.
+
+    The vector index is the one the manifest records; `store` (from the config) must agree with it and
+    supplies the Qdrant URL this process should use.
+    """
     started = time.perf_counter()
     generation = current_generation(index_dir)
     manifest = read_manifest(generation)
@@ -242,8 +323,8 @@ def load_generation(index_dir: Path, verify_checksums: bool = True) -> StoredInd
         sentences = _read_jsonl(generation / "sentences.jsonl", Sentence)
         chunk_vectors = np.load(generation / "chunk_vectors.npy")
         sentence_vectors = np.load(generation / "sentence_vectors.npy")
-        vector_index = FaissIndex.load(generation / "vectors.faiss")
-    except IndexCorruptError:
+        vector_index = _open_vector_index(generation, manifest, chunk_vectors, store)
+    except (IndexCorruptError, IndexStaleError):
         raise
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(f"cannot read the index at {generation} ({exc}): rebuild with `rag index`") from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,19 +65,19 @@ class BuildReport:
         return bool(self.added or self.updated or self.removed)
 
 
-def _previous(config: RagConfig, settings: IndexSettings) -> StoredIndex | None:
-    """The current generation if its vectors can be reused under these settings."""
+def _current(config: RagConfig) -> StoredIndex | None:
     try:
-        stored = load_generation(config.index_dir)
+        return load_generation(config.index_dir)
     except RagError as exc:
-        log.info("no reusable index (%s)", exc)
+        log.info("no usable current index (%s)", exc)
         return None
-    from dataclasses import asdict
 
-    if stored.manifest.get("settings") != asdict(settings):
-        log.info("index settings changed: every document is embedded again")
-        return None
-    return stored
+
+def _dedupe_paths(paths: list[Path]) -> list[Path]:
+    seen: dict[str, Path] = {}
+    for path in paths:
+        seen.setdefault(str(path.resolve()), path)
+    return list(seen.values())
 
 
 def build_index(
@@ -85,26 +85,65 @@ def build_index(
     embedder: Embedder,
     sources: list[Path] | None = None,
     show_progress: bool = True,
+    add: list[Path] | None = None,
+    remove: list[str] | None = None,
+    prune: bool = False,
 ) -> BuildReport:
-    """Index everything under `sources` (default: the corpus folder), reusing vectors of unchanged releases."""
+    """Index the releases under the sources, embedding only new or changed ones, and publish a new generation.
+
+    `sources` replaces the indexed sources (default: those of the current index, else the corpus folder);
+    `add` appends paths to them; `remove` excludes documents by id; releases whose files have vanished are
+    kept unless `prune` is set.
+    """
     report = BuildReport()
-    sources = sources or [config.corpus_dir]
     with writer_lock(config.index_dir):
         started = time.perf_counter()
+        current = _current(config)
+        manifest = current.manifest if current else {}
+        if sources is None:
+            sources = [Path(p) for p in manifest.get("sources", [])] or [config.corpus_dir]
+        sources = _dedupe_paths(list(sources) + list(add or []))
+        excluded = set(manifest.get("excluded_doc_ids", [])) | set(remove or [])
+        if remove and current is not None:
+            unknown = sorted(set(remove) - set(current.documents))
+            if unknown:
+                raise CorpusError(
+                    f"no document {', '.join(unknown)} in the index; `rag ask` answers list the ids it cites"
+                )
         loaded = load_documents(sources)
         report.skipped = list(loaded.skipped)
+        # Adding a file back lifts an earlier removal of the same document.
+        added_ids = {d.doc_id for d in loaded.documents if add and any(_within(d.source, p) for p in add)}
+        excluded -= added_ids
+        documents = [d for d in loaded.documents if d.doc_id not in excluded]
+        if current is not None and not prune:
+            present = {d.doc_id for d in documents}
+            for doc in current.documents.values():
+                if doc.doc_id not in present and doc.doc_id not in excluded and not Path(doc.source).exists():
+                    log.info("%s: its file %s is gone; kept (use --prune to drop it)", doc.doc_id, doc.source)
+                    documents.append(doc)
         report.timings_s["load_and_clean"] = time.perf_counter() - started
-        if not loaded.documents:
+        if not documents:
             raise CorpusError(
                 f"no usable release under {', '.join(map(str, sources))} "
-                f"({len(loaded.skipped)} file(s) skipped): add .txt or .md files"
+                f"({len(loaded.skipped)} file(s) skipped): add .txt, .md or .html files"
             )
         settings = index_settings(config, embedder)
-        previous = _previous(config, settings)
+        reusable = current if current is not None and current.manifest.get("settings") == asdict(settings) else None
+        if current is not None and reusable is None:
+            log.info("index settings changed: every document is embedded again")
         report.generation = _write(
-            config, embedder, settings, list(loaded.documents), previous, report, show_progress, sources
+            config, embedder, settings, documents, current, reusable, report, show_progress,
+            {"sources": [str(p) for p in sources], "source_fingerprint": source_fingerprint(sources),
+             "excluded_doc_ids": sorted(excluded)},
         )
     return report
+
+
+def _within(source: str, root: Path) -> bool:
+    path = Path(source).resolve()
+    root = root.resolve()
+    return path == root or root in path.parents
 
 
 def _write(
@@ -112,16 +151,18 @@ def _write(
     embedder: Embedder,
     settings: IndexSettings,
     documents: list[Document],
+    current: StoredIndex | None,
     previous: StoredIndex | None,
     report: BuildReport,
     show_progress: bool,
-    sources: list[Path],
+    extra: dict[str, object],
 ) -> Path:
     started = time.perf_counter()
     reusable: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     old_hashes: dict[str, str] = {}
+    if current is not None:
+        old_hashes = {d.doc_id: d.content_hash for d in current.documents.values()}
     if previous is not None:
-        old_hashes = {d.doc_id: d.content_hash for d in previous.documents.values()}
         rows_by_doc: dict[str, list[int]] = {}
         for row, chunk in enumerate(previous.chunks):
             rows_by_doc.setdefault(chunk.doc_id, []).append(row)
@@ -193,7 +234,7 @@ def _write(
         sentences,
         np.vstack(chunk_vectors) if chunk_vectors else np.zeros((0, settings.dimension), np.float32),
         np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, settings.dimension), np.float32),
-        extra={"sources": [str(p) for p in sources], "source_fingerprint": source_fingerprint(sources)},
+        extra=extra,
     )
     report.timings_s["save"] = time.perf_counter() - started
     report.chunks = len(chunks)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cleaning import clean_release, shared_boilerplate
+from .cleaning import clean_release, parse_date, shared_boilerplate
+from .dedup import near_duplicates
 from .errors import CorpusError
 from .language import detect_document_language
 from .schema import Document
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,46 @@ def decode_release(data: bytes) -> tuple[str, str]:
     return text, "cp1252"
 
 
+@dataclass(frozen=True)
+class RawRelease:
+    path: Path
+    text: str
+    title: str | None = None
+    date: str | None = None
+
+
+def read_release(path: Path) -> RawRelease:
+    """The text of one file: plain text as is, Markdown without its markup, HTML through trafilatura."""
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return _read_html(path, data)
+    text, encoding = decode_release(data)
+    if encoding != "utf-8":
+        log.warning("%s: not UTF-8, decoded as %s", path, encoding)
+    if suffix == ".md":
+        text = _MARKDOWN_LINK.sub(r"\1", _MARKDOWN_HEADING.sub("", text))
+    return RawRelease(path, text)
+
+
+def _read_html(path: Path, data: bytes) -> RawRelease:
+    import trafilatura
+
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (contains NUL bytes)")
+    extracted = trafilatura.bare_extraction(
+        data, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+    )
+    text = getattr(extracted, "text", None) if extracted is not None else None
+    if not text or not text.strip():
+        raise ValueError("no article text found in the HTML page")
+    title = (getattr(extracted, "title", None) or "").strip() or None
+    date = getattr(extracted, "date", None)
+    if title and not text.lstrip().startswith(title):
+        text = f"{title}\n{text}"  # the heading is part of the release a reader sees
+    return RawRelease(path, text, title, parse_date(date) if date else None)
+
+
 def iter_source_files(paths: Iterable[Path]) -> list[Path]:
     """Files under the given paths (folders recursively), in a stable order."""
     found: list[Path] = []
@@ -76,7 +120,7 @@ def _doc_id(path: Path, roots: list[Path]) -> str:
 def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -> LoadReport:
     """Load, decode, clean and de-duplicate every release found under `paths`."""
     roots = [Path(p) for p in paths]
-    raw_texts: list[tuple[Path, str]] = []
+    raw_texts: list[RawRelease] = []
     skipped: list[SkippedSource] = []
     for path in iter_source_files(roots):
         reason = None
@@ -88,13 +132,11 @@ def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -
             reason = f"file is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
         if reason is None:
             try:
-                text, encoding = decode_release(path.read_bytes())
-                if encoding != "utf-8":
-                    log.warning("%s: not UTF-8, decoded as %s", path, encoding)
-                if not text.strip():
+                release = read_release(path)
+                if not release.text.strip():
                     reason = "file holds only whitespace"
                 else:
-                    raw_texts.append((path, text))
+                    raw_texts.append(release)
             except OSError as exc:
                 reason = f"unreadable: {exc.strerror or exc}"
             except ValueError as exc:
@@ -103,11 +145,12 @@ def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -
             log.warning("skipped %s: %s", path, reason)
             skipped.append(SkippedSource(str(path), reason))
 
-    boilerplate = shared_boilerplate([text for _, text in raw_texts])
+    boilerplate = shared_boilerplate([r.text for r in raw_texts])
     documents: list[Document] = []
     by_hash: dict[str, str] = {}
-    for path, raw in raw_texts:
-        cleaned = clean_release(raw, boilerplate)
+    for release in raw_texts:
+        path = release.path
+        cleaned = clean_release(release.text, boilerplate)
         doc_id = _doc_id(path, roots)
         if not cleaned.text:
             skipped.append(SkippedSource(str(path), "nothing left after removing boilerplate"))
@@ -124,19 +167,29 @@ def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -
             "%s: removed %d boilerplate line(s) %s; title=%s date=%s",
             doc_id, cleaned.removed_lines, cleaned.removed_reasons or "", cleaned.title is not None, cleaned.date,
         )
+        lang = detect_document_language(cleaned.text)
+        if lang not in ("fr", "en"):
+            log.warning("%s: written in '%s'; it is indexed, but questions are understood in French and English",
+                        doc_id, lang)
         documents.append(
             Document(
                 doc_id=doc_id,
                 source=str(path),
-                title=cleaned.title,
-                date=cleaned.date,
-                lang=detect_document_language(cleaned.text),
+                title=release.title or cleaned.title,
+                date=release.date or cleaned.date,
+                lang=lang,
                 text=cleaned.text,
                 content_hash=digest,
                 removed_lines=cleaned.removed_lines,
             )
         )
-    return LoadReport(tuple(documents), tuple(skipped))
+    duplicates = near_duplicates([d.text for d in documents])
+    for index, original in sorted(duplicates.items()):
+        reason = f"near-duplicate of {documents[original].doc_id} (same release, other page chrome)"
+        log.warning("skipped %s: %s", documents[index].source, reason)
+        skipped.append(SkippedSource(documents[index].source, reason))
+    kept = tuple(d for i, d in enumerate(documents) if i not in duplicates)
+    return LoadReport(kept, tuple(skipped))
 
 
 def source_fingerprint(paths: Iterable[Path]) -> str:

@@ -1,0 +1,186 @@
+"""Export a local sentence-transformers BERT folder to ONNX (fp32, and int8 by dynamic quantisation), offline."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+# Bumped whenever the exported graph changes, so that older exports are redone.
+EXPORT_FORMAT = "rag.onnx_model/1"
+ONNX_SUBDIR = "onnx"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model_int8.onnx"
+MARKER = "export.json"
+# Parity that an fp32 export must reach against torch on a few sentences before it is published.
+MIN_FP32_COSINE = 0.9999
+_PARITY_TEXTS = [
+    "passage: Le Comité militaire de l'OTAN s'est réuni à Bruxelles le 15 mai 2024.",
+    "query: Who opened the bi-annual meeting with partners?",
+    "passage: Les participants de 26 pays partenaires ont discuté de la résilience.",
+]
+
+
+def _fingerprint(folder: Path) -> dict[str, object]:
+    """Cheap identity of the weights the export came from: size and mtime change when the folder is rewritten."""
+    weights = folder / "model.safetensors"
+    stat = weights.stat()
+    return {"format": EXPORT_FORMAT, "weights_size": stat.st_size, "weights_mtime_ns": stat.st_mtime_ns}
+
+
+def _is_current(folder: Path, filename: str) -> bool:
+    target = folder / ONNX_SUBDIR / filename
+    try:
+        marker = json.loads((folder / ONNX_SUBDIR / MARKER).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return target.is_file() and marker.get("source") == _fingerprint(folder) and filename in marker.get("files", [])
+
+
+@contextlib.contextmanager
+def _export_lock(folder: Path) -> Iterator[None]:
+    import fcntl
+
+    (folder / ONNX_SUBDIR).mkdir(exist_ok=True)
+    with open(folder / ONNX_SUBDIR / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_marker(folder: Path, filename: str) -> None:
+    path = folder / ONNX_SUBDIR / MARKER
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+        files = marker["files"] if marker.get("source") == _fingerprint(folder) else []
+    except (OSError, json.JSONDecodeError, KeyError):
+        files = []
+    marker = {"source": _fingerprint(folder), "files": sorted({*files, filename})}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _export_fp32(folder: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    # Eager attention exports as plain MatMul/Softmax, which onnxruntime runs faster on CPU than the
+    # graph traced from scaled_dot_product_attention (measured by eval/bench.py --only embed).
+    model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    batch = tokenizer(_PARITY_TEXTS, padding=True, return_tensors="pt")
+    # Traced on an unpadded example: tracing a padded one bakes its padding into the mask arithmetic
+    # (cosine 0.989 on other batches); the padded batch is then the parity check.
+    example = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    dynamic = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+               "last_hidden_state": {0: "batch", 1: "tokens"}}
+    with torch.no_grad():
+        # Computed before exporting: after tracing, this model object no longer gives the same outputs.
+        expected = LastHiddenState()(batch["input_ids"], batch["attention_mask"]).numpy()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        # The TorchScript exporter needs no extra package (the dynamo one needs onnxscript).
+        torch.onnx.export(LastHiddenState(), example, str(target),
+                          input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    session = make_session(target, threads=1)
+    got = session.run(None, {"input_ids": batch["input_ids"].numpy(), "attention_mask": batch["attention_mask"].numpy()})[0]
+    cosine = mean_pool_cosines(expected, got, batch["attention_mask"].numpy())
+    if cosine.min() < MIN_FP32_COSINE:
+        raise ModelError(f"the ONNX export of {folder} disagrees with torch (cosine {cosine.min():.5f}); "
+                         "use embed_backend = \"torch\"")
+
+
+def mean_pool_cosines(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def pool(hidden: np.ndarray) -> np.ndarray:
+        vectors = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    return (pool(a) * pool(b)).sum(1)
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Only the MatMuls: quantising the word-embedding Gather as well was slower and no more accurate.
+    # Per-channel scales keep cosine to fp32 near 0.993 (per-tensor: 0.977). reduce_range (7-bit) is
+    # not needed: it halves speed on this AVX2 CPU for no accuracy gain.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))  # the quantiser logs one INFO line per tensor on the root logger
+    try:
+        quantize_dynamic(source, target, op_types_to_quantize=["MatMul"], per_channel=True,
+                         weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
+
+
+def ensure_onnx_model(folder: Path, int8: bool = False) -> Path:
+    """The ONNX file for a local model folder, exported (and quantised) on first use; a few seconds, no network."""
+    folder = Path(folder)
+    filename = INT8_FILE if int8 else FP32_FILE
+    if _is_current(folder, filename):
+        return folder / ONNX_SUBDIR / filename
+    if not (folder / "model.safetensors").is_file():
+        raise ModelError(f"the ONNX backend needs a local model folder with model.safetensors; {folder} has none")
+    try:
+        with _export_lock(folder):
+            if _is_current(folder, filename):
+                return folder / ONNX_SUBDIR / filename
+            started = time.perf_counter()
+            if not _is_current(folder, FP32_FILE):
+                _publish(folder, FP32_FILE, lambda tmp: _export_fp32(folder, tmp))
+            if int8:
+                _publish(folder, INT8_FILE, lambda tmp: _quantize_int8(folder / ONNX_SUBDIR / FP32_FILE, tmp))
+            log.info("exported %s to ONNX (%s) in %.1fs", folder.name, filename, time.perf_counter() - started)
+    except OSError as exc:
+        raise ModelError(f"cannot write the ONNX export under {folder / ONNX_SUBDIR}: {exc}") from exc
+    return folder / ONNX_SUBDIR / filename
+
+
+def _publish(folder: Path, filename: str, write) -> None:  # type: ignore[no-untyped-def]
+    """Write through a temp file in the same folder, then rename: readers never see half a model."""
+    fd, name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".tmp", dir=folder / ONNX_SUBDIR)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.chmod(0o644)
+        os.replace(tmp, folder / ONNX_SUBDIR / filename)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_marker(folder, filename)
+
+
+def make_session(path: Path, threads: int | None = None):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,68 @@
+"""The index folder builds the configured vector index, records it in the manifest, and loads it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import RagConfig, load_config
+from rag.errors import IndexStaleError
+from rag.index_store import VectorStoreOptions, load_generation, save_generation
+from rag.indexing import build_index, index_settings
+
+from tests.fakes import HashingEmbedder
+
+
+def rewrite(config: RagConfig, embedder: HashingEmbedder, target: Path, store: VectorStoreOptions) -> Path:
+    """A new generation at `target` from the data of the one build_index wrote, with another vector store."""
+    stored = load_generation(config.index_dir)
+    extra = {k: stored.manifest[k] for k in ("sources", "source_fingerprint") if k in stored.manifest}
+    return save_generation(target, index_settings(config, embedder), list(stored.documents.values()),
+                           stored.chunks, stored.sentences, stored.chunk_vectors, stored.sentence_vectors,
+                           extra=extra, store=store)
+
+
+def test_the_default_build_records_exact_search_for_the_bundled_corpus(fake_config, fake_embedder) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    stored = load_generation(fake_config.index_dir)
+    assert stored.manifest["index_kind"] == "flat"
+    assert stored.manifest["vector_store"] == "faiss"
+    assert stored.vector_index.kind == "flat"
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivfpq"])
+def test_the_manifest_records_the_kind_that_was_built(fake_config, fake_embedder, tmp_path: Path, kind: str) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    rewrite(fake_config, fake_embedder, tmp_path / "other", VectorStoreOptions(index_kind=kind))
+    stored = load_generation(tmp_path / "other")
+    assert stored.manifest["index_kind"] == kind == stored.vector_index.kind
+    assert stored.manifest["index_params"] == stored.vector_index.params
+
+
+def test_an_embedded_qdrant_collection_is_rebuilt_from_the_vectors_file(fake_config, fake_embedder,
+                                                                        tmp_path: Path) -> None:
+    pytest.importorskip("qdrant_client")
+    build_index(fake_config, fake_embedder, show_progress=False)
+    generation = rewrite(fake_config, fake_embedder, tmp_path / "q", VectorStoreOptions(vector_store="qdrant"))
+    assert not (generation / "vectors.faiss").exists()
+    faiss_side = load_generation(fake_config.index_dir)
+    qdrant_side = load_generation(tmp_path / "q", store=VectorStoreOptions(vector_store="qdrant"))
+    assert qdrant_side.manifest["vector_store"] == "qdrant"
+    assert len(qdrant_side.vector_index) == len(faiss_side.chunks)
+    queries = faiss_side.chunk_vectors[:4]
+    assert np.array_equal(qdrant_side.vector_index.search(queries, 5)[1], faiss_side.vector_index.search(queries, 5)[1])
+
+
+def test_a_config_asking_for_another_store_than_the_index_has_says_rebuild(fake_config, fake_embedder) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    with pytest.raises(IndexStaleError, match="rag index"):
+        load_generation(fake_config.index_dir, store=VectorStoreOptions(vector_store="qdrant"))
+
+
+def test_options_come_from_the_config() -> None:
+    config = load_config(env={"RAG_VECTOR_STORE": "qdrant", "RAG_QDRANT_URL": "http://qdrant:6333",
+                              "RAG_INDEX_KIND": "hnsw"})
+    assert VectorStoreOptions.from_config(config) == VectorStoreOptions("hnsw", "qdrant", "http://qdrant:6333",
+                                                                        "rag-news")
