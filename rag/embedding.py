@@ -50,6 +50,9 @@ class SentenceTransformerEmbedder:
         started = time.perf_counter()
         location, self.model_id = resolve_model_path(config)
         self.batch_size = config.embed_batch_size
+        # One forward pass at a time: torch already spreads a pass over every core, and concurrent passes
+        # from the page's worker threads oversubscribe them (measured: a 35 ms query took about a second).
+        self._lock = threading.Lock()
         self.backend = config.embed_backend
         self.use_bf16 = False
         if self.backend == "torch":
@@ -106,7 +109,7 @@ class SentenceTransformerEmbedder:
         if self.backend != "torch":
             prompt = self._onnx.prompts.get(prompt_name, "") if prompt_name else ""
             return self._onnx.encode([prompt + t for t in texts], self.batch_size, show_progress)
-        with self._precision():
+        with self._lock, self._precision():
             vectors = self._model.encode(
                 list(texts),
                 prompt_name=prompt_name,
