@@ -160,7 +160,7 @@ class Assistant:
         text, search_text, context, lang, query_vector, candidates, answerer, timings, top_k = self._prepare(
             question, history, mode, top_k)
         started = time.perf_counter()
-        answer = answerer.answer(search_text, query_vector, lang, candidates, top_k)
+        answer = answerer.answer(search_text, query_vector, lang, candidates, top_k, asked=text)
         timings["answer"] = (time.perf_counter() - started) * 1000
         note = None
         if (answer_mode or self.config.answer_mode) == "llm" and answer.mode != "abstain":

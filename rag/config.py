@@ -91,8 +91,13 @@ def _coerce(name: str, raw: Any, default: Any, origin: str) -> Any:
             return bool(raw)
         if isinstance(default, Path):
             return Path(os.path.expanduser(str(raw)))
+        if isinstance(default, (int, float)) and isinstance(raw, bool):
+            raise ValueError(raw)
         if isinstance(default, int):
-            return int(raw)
+            number = float(raw)
+            if not number.is_integer():
+                raise ValueError(raw)
+            return int(number)
         if isinstance(default, float):
             return float(raw)
         return str(raw)

@@ -207,9 +207,13 @@ class ExtractiveAnswerer:
         return self._coverage(self._entity_patterns(self.entities(question)), haystack)
 
     def candidates(self, question: str, query_vector: np.ndarray, lang: str,
-                   passages: Sequence[ScoredChunk]) -> list[Evidence]:
-        """Every sentence of the candidate passages with its features and score, best first."""
-        kind = expected_answer_type(question)
+                   passages: Sequence[ScoredChunk], asked: str | None = None) -> list[Evidence]:
+        """Every sentence of the candidate passages with its features and score, best first.
+
+        `question` is what was searched (a follow-up joined to its context); `asked` is the follow-up alone,
+        which alone says what kind of answer is wanted.
+        """
+        kind = expected_answer_type(asked or question)
         rows: list[int] = []
         first_stage: dict[int, int] = {}
         home_chunk: dict[int, int] = {}
@@ -275,10 +279,10 @@ class ExtractiveAnswerer:
         return [passages[i] for i in order][:top_k]
 
     def answer(self, question: str, query_vector: np.ndarray, lang: str,
-               passages: Sequence[ScoredChunk], top_k: int | None = None) -> Answer:
+               passages: Sequence[ScoredChunk], top_k: int | None = None, asked: str | None = None) -> Answer:
         lang = lang if lang in FRAMING else "en"
         top_k = top_k or len(passages)
-        ranked = self.candidates(question, query_vector, lang, passages) if passages else []
+        ranked = self.candidates(question, query_vector, lang, passages, asked) if passages else []
         if not ranked:
             return self._abstain(question, lang, passages[:top_k], "no passage was retrieved")
         shown = self.rerank(ranked, passages, top_k)
@@ -294,7 +298,7 @@ class ExtractiveAnswerer:
             if features["entity_in_doc"] < 1:
                 reasons.append("names or numbers of the question are missing from the best release")
             if features["type_miss"]:
-                reasons.append(f"no {expected_answer_type(question)} in the best sentence")
+                reasons.append(f"no {expected_answer_type(asked or question)} in the best sentence")
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
             return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
         chosen = [ranked[0]]

@@ -1,0 +1,146 @@
+"""What a question asks for (number, date, person, place or nothing in particular) and which sentences hold it."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer_types import expected_answer_type, holds_answer_type
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Combien de pays partenaires ont participé à la réunion de novembre 2024 ?", "number"),
+        ("How many partner countries attended the November 2024 meeting?", "number"),
+        ("Quel budget l'OTAN consacre-t-elle à la défense ?", "number"),
+        ("Quel est le nombre de chefs d'état-major présents ?", "number"),
+        ("What percentage of GDP should be spent on defence?", "number"),
+        ("Quand s'est tenue la réunion virtuelle des chefs d'état-major ?", "date"),
+        ("When did the Military Committee meet in Brussels?", "date"),
+        ("En quelle année le nouveau concept stratégique a-t-il été adopté ?", "date"),
+        ("Which day was the virtual session held?", "date"),
+        ("Qui a ouvert la réunion des chefs d'état-major de janvier 2025 ?", "person"),
+        ("Who opened the bi-annual meeting with partners?", "person"),
+        ("Par qui la réunion a-t-elle été présidée ?", "person"),
+        ("Which general presented the PAF-N framework?", "person"),
+        ("Quel amiral préside le Comité militaire ?", "person"),
+        ("Où se sont tenus les ateliers informels de novembre 2022 ?", "place"),
+        ("Where did the Chiefs of Defence meet in January 2025?", "place"),
+        ("Dans quelle ville siège l'OTAN ?", "place"),
+        ("In which city is NATO headquartered?", "place"),
+        ("What was discussed at the January 2025 meeting?", None),
+        ("Pourquoi l'OTAN renforce-t-elle ses partenariats ?", None),
+        ("De quoi les participants ont-ils discuté ?", None),
+        ("Qu'est-ce que le mécanisme PAF-N ?", None),
+    ],
+)
+def test_question_wording_gives_the_expected_answer_type(question: str, kind: str | None) -> None:
+    assert expected_answer_type(question) == kind
+
+
+def test_question_words_are_recognised_whatever_their_case() -> None:
+    assert expected_answer_type("QUI a ouvert la réunion ?") == "person"
+    assert expected_answer_type("how MANY partners came?") == "number"
+
+
+def test_a_word_that_only_contains_a_question_word_does_not_count() -> None:
+    # "quiconque", "whoever"... and "wherever" are not questions about a person or a place.
+    assert expected_answer_type("Quiconque lit le communiqué comprend les enjeux.") is None
+    assert expected_answer_type("Describe the somewhere-else scenario.") is None
+
+
+# --- dates are not numbers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "La réunion précédente s’était tenue en 2024.",
+        "Le 20 novembre 2024, la Division a tenu sa réunion.",
+        "Les 15 et 16 janvier 2025, le Comité militaire s’est réuni.",
+        "The meeting was held on 20 November 2024.",
+        "Demain, jeudi 16 janvier 2025 à 17h30, l’amiral tiendra une conférence.",
+    ],
+)
+def test_a_sentence_with_only_a_date_holds_a_date_but_not_a_number(sentence: str) -> None:
+    assert holds_answer_type(sentence, "date")
+    assert not holds_answer_type(sentence, "number")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Les participants de 26 pays partenaires ont discuté de la résilience.",
+        "Leurs homologues de vingt-sept partenaires étaient présents.",
+        "Les trente-deux chefs d’état-major se sont réunis.",
+        "Representatives of more than 30 partner countries took part.",
+        "Twenty-six partners attended the meeting.",
+        "Le 20 novembre 2024, les délégués de 26 pays se sont réunis.",
+    ],
+)
+def test_a_count_written_in_digits_or_words_is_a_number(sentence: str) -> None:
+    assert holds_answer_type(sentence, "number")
+
+
+def test_a_sentence_without_date_or_number_holds_neither() -> None:
+    sentence = "La coopération accroît l’interopérabilité et la confiance entre les partenaires."
+    assert not holds_answer_type(sentence, "date")
+    assert not holds_answer_type(sentence, "number")
+
+
+# --- people are not institutions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "La réunion a été organisée par la Division Sécurité coopérative.",
+        "Le Comité militaire de l’OTAN s’est réuni au siège de l’Organisation.",
+        "L’État-major de l’Union européenne était représenté.",
+        "The International Military Staff hosted the meeting.",
+    ],
+)
+def test_an_institution_is_not_a_person(sentence: str) -> None:
+    assert not holds_answer_type(sentence, "person")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "La réunion a été ouverte par l’amiral Rob Bauer.",
+        "Dans son allocution d’ouverture, le secrétaire général de l’OTAN, Mark Rutte, a déclaré qu’il fallait agir.",
+        "Le général Cavoli a présenté un exposé.",
+        "La vice-amiral Shoshana Chatfield a salué le rôle des partenaires.",
+        "General Adamczak opened the meeting.",
+        "Oleksandr Syrskyi a pris part à la session.",
+    ],
+)
+def test_a_titled_or_full_name_is_a_person(sentence: str) -> None:
+    assert holds_answer_type(sentence, "person")
+
+
+def test_a_title_without_a_name_is_not_a_person() -> None:
+    assert not holds_answer_type("Le président du Comité militaire a pris la parole.", "person")
+
+
+# --- places --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Les ateliers ont été organisés au siège de l’OTAN à Bruxelles.",
+        "The summit took place in Washington.",
+    ],
+)
+def test_a_named_place_or_headquarters_is_a_place(sentence: str) -> None:
+    assert holds_answer_type(sentence, "place")
+
+
+def test_a_sentence_without_a_place_holds_none() -> None:
+    assert not holds_answer_type("la coopération accroît la confiance entre les partenaires.", "place")
+
+
+def test_an_open_question_accepts_any_sentence() -> None:
+    assert holds_answer_type("Sans date, sans nombre, sans nom.", None)
+    assert holds_answer_type("", None)

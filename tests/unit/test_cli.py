@@ -1,0 +1,156 @@
+"""The `rag` command: refused questions fail fast with exit code 2, library errors print one line and exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import rag.embedding
+from rag.cli import main
+from rag.config import RagConfig, load_config
+from rag.index_store import current_generation, load_generation
+from rag.indexing import build_index
+
+from tests.fakes import HashingEmbedder
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No rag.toml or RAG_* variable of the developer's shell reaches the command."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def model_must_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(config: RagConfig) -> None:
+        raise AssertionError("the embedding model was loaded")
+
+    monkeypatch.setattr(rag.embedding, "SentenceTransformerEmbedder", refuse)
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command that loads the model gets the fake embedder instead."""
+    monkeypatch.setattr(rag.embedding, "SentenceTransformerEmbedder", lambda config: HashingEmbedder())
+
+
+def question_of(length: int, sentence: str) -> str:
+    """A question of exactly `length` characters with no surrounding whitespace."""
+    text = (sentence * (length // len(sentence) + 1))[: length - 1].rstrip()
+    return text + "?" * (length - len(text))
+
+
+def error_lines(capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str]]:
+    captured = capsys.readouterr()
+    return captured.out, [line for line in captured.err.splitlines() if line.startswith("error:")]
+
+
+# --- refused questions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exits_2_with_one_error_line_before_loading_the_model(
+    capsys: pytest.CaptureFixture[str], model_must_not_load: None, question: str
+) -> None:
+    started = time.perf_counter()
+    code = main(["ask", "-q", question])
+    elapsed = time.perf_counter() - started
+    out, errors = error_lines(capsys)
+    assert code == 2
+    assert len(errors) == 1 and "empty" in errors[0]
+    assert out == ""
+    assert elapsed < 5.0
+
+
+def test_question_of_3000_characters_exits_2_with_the_limit_in_one_line(
+    capsys: pytest.CaptureFixture[str], model_must_not_load: None
+) -> None:
+    question = question_of(3000, "Which subjects did the chiefs of defence discuss with their partners in 2025? ")
+    assert len(question) == 3000
+    code = main(["ask", "-q", question])
+    _, errors = error_lines(capsys)
+    assert code == 2
+    assert len(errors) == 1
+    assert "3000" in errors[0] and "2000" in errors[0]
+
+
+def test_long_french_question_gets_the_french_message(capsys: pytest.CaptureFixture[str],
+                                                       model_must_not_load: None) -> None:
+    question = question_of(3000, "Quels sujets les chefs d'état-major ont-ils abordés avec les partenaires ? ")
+    assert main(["ask", "-q", question]) == 2
+    _, errors = error_lines(capsys)
+    assert "La question fait 3000 caractères" in errors[0]
+
+
+def test_the_message_is_one_line_on_stderr_only(capsys: pytest.CaptureFixture[str], model_must_not_load: None) -> None:
+    main(["ask", "-q", ""])
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().count("\n") == 0 and captured.err.startswith("error: ")
+
+
+# --- library errors exit 1 -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_index(tmp_path: Path) -> tuple[Path, Path]:
+    """(corpus, index) folders: the seeds indexed with the fake embedder."""
+    corpus = tmp_path / "seeds"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "seeds", corpus)
+    index = tmp_path / "index"
+    build_index(load_config(env={}, corpus_dir=corpus, index_dir=index), HashingEmbedder(), show_progress=False)
+    return corpus, index
+
+
+def test_removing_an_unknown_document_exits_1_and_names_it(
+    capsys: pytest.CaptureFixture[str], fake_model: None, fake_index: tuple[Path, Path]
+) -> None:
+    corpus, index = fake_index
+    before = current_generation(index)
+    code = main(["remove", "-q", "--index-dir", str(index), "--corpus-dir", str(corpus), "no_such_release"])
+    _, errors = error_lines(capsys)
+    assert code == 1
+    assert len(errors) == 1 and "no_such_release" in errors[0]
+    assert current_generation(index) == before
+    assert len(load_generation(index).documents) == 5
+
+
+def test_removing_a_known_document_drops_it(capsys: pytest.CaptureFixture[str], fake_model: None,
+                                             fake_index: tuple[Path, Path]) -> None:
+    corpus, index = fake_index
+    doc_id = "003_f6db62ec60d4efec"
+    code = main(["remove", "-q", "--index-dir", str(index), "--corpus-dir", str(corpus), doc_id])
+    out, _ = error_lines(capsys)
+    assert code == 0
+    assert doc_id not in load_generation(index).documents
+    assert f"removed: {doc_id}" in out
+
+
+def test_asking_without_an_index_and_without_building_exits_1_saying_rag_index(
+    capsys: pytest.CaptureFixture[str], fake_model: None, tmp_path: Path
+) -> None:
+    code = main(["ask", "-q", "--no-build", "--index-dir", str(tmp_path / "empty"), "Qui a ouvert la réunion ?"])
+    _, errors = error_lines(capsys)
+    assert code == 1
+    assert len(errors) == 1 and "rag index" in errors[0]
+
+
+def test_ask_json_prints_the_answer_object(capsys: pytest.CaptureFixture[str], fake_model: None,
+                                           fake_index: tuple[Path, Path]) -> None:
+    corpus, index = fake_index
+    code = main(["ask", "-q", "--json", "--no-build", "--index-dir", str(index), "--corpus-dir", str(corpus),
+                 "Qui a ouvert la réunion semestrielle avec les partenaires ?"])
+    out, errors = error_lines(capsys)
+    assert code == 0 and errors == []
+    data = json.loads(out)
+    assert {"question", "answer", "mode", "citations", "passages", "timings_ms"} <= set(data)
+    assert data["question"] == "Qui a ouvert la réunion semestrielle avec les partenaires ?"

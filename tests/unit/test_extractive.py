@@ -1,0 +1,289 @@
+"""The extractive answerer: its shipped parameters, its abstention rule, verbatim citations and question entities."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import load_config
+from rag.extractive import (
+    ABSTAIN_FEATURES,
+    PARAMS_FILE,
+    SENTENCE_FEATURES,
+    AnswerParams,
+    ExtractiveAnswerer,
+)
+from rag.indexing import build_index
+from rag.index_store import StoredIndex
+from rag.schema import Answer
+
+from tests.fakes import HashingEmbedder
+
+REPO = Path(__file__).resolve().parents[2]
+QUESTIONS = [
+    ("fr", "Qui a ouvert la réunion semestrielle de l'EMI avec les partenaires tenue fin 2024 ?"),
+    ("fr", "Combien de pays partenaires ont participé à la réunion du 20 novembre 2024 ?"),
+    ("fr", "Qu'est-ce que le mécanisme PAF-N présenté en juin 2024 ?"),
+    ("fr", "Quand s'est tenue la réunion du Comité militaire en présence de Mark Rutte ?"),
+    ("fr", "Quels points sont inscrits à l'ordre du jour de la réunion de janvier 2025 ?"),
+    ("en", "Where did the informal workshops with partner nations take place in November 2022?"),
+    ("en", "How many Allied defence chiefs took part in the January 2025 Military Committee session?"),
+    ("en", "Which NATO body convened the virtual Chiefs of Defence session with operational partners in June 2024?"),
+    ("en", "Who is the Ukrainian Chief of Defence mentioned in the January 2025 release?"),
+]
+
+
+@pytest.fixture(scope="module")
+def fake_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, HashingEmbedder]]:
+    """One index over the seeds built with the fake embedder, shared read-only by this module's tests."""
+    root = tmp_path_factory.mktemp("extractive")
+    shutil.copytree(REPO / "seeds", root / "seeds")
+    embedder = HashingEmbedder()
+    build_index(load_config(env={}, corpus_dir=root / "seeds", index_dir=root / "index"), embedder,
+                show_progress=False)
+    yield root, embedder
+
+
+def assistant_with(fake_index: tuple[Path, HashingEmbedder], params: AnswerParams) -> Assistant:
+    root, embedder = fake_index
+    return Assistant(load_config(env={}, corpus_dir=root / "seeds", index_dir=root / "index"), embedder,
+                     params=params)
+
+
+@pytest.fixture(scope="module")
+def stored(fake_index: tuple[Path, HashingEmbedder]) -> StoredIndex:
+    return assistant_with(fake_index, AnswerParams.load()).stored
+
+
+@pytest.fixture(scope="module")
+def answering(fake_index: tuple[Path, HashingEmbedder]) -> Assistant:
+    """An assistant that never abstains, so that every question yields citations to check."""
+    return assistant_with(fake_index, replace(AnswerParams.load(), abstain_threshold=0.0))
+
+
+@pytest.fixture(scope="module")
+def abstaining(fake_index: tuple[Path, HashingEmbedder]) -> Assistant:
+    """An assistant whose abstention threshold no answer can reach."""
+    return assistant_with(fake_index, replace(AnswerParams.load(), abstain_threshold=1.0))
+
+
+# --- shipped parameters --------------------------------------------------------------------------------
+
+
+def test_load_reads_the_shipped_parameter_file() -> None:
+    data = json.loads(PARAMS_FILE.read_text(encoding="utf-8"))
+    params = AnswerParams.load()
+    assert params.sentence_weights == data["sentence_weights"]
+    assert params.abstain_weights == data["abstain_weights"]
+    assert params.abstain_bias == data["abstain_bias"]
+    assert params.abstain_threshold == data["abstain_threshold"]
+    assert params.candidate_passages == data["candidate_passages"]
+
+
+def test_every_shipped_weight_names_a_known_feature() -> None:
+    params = AnswerParams.load()
+    assert set(params.sentence_weights) <= set(SENTENCE_FEATURES)
+    assert set(params.abstain_weights) <= set(ABSTAIN_FEATURES)
+
+
+def test_shipped_threshold_is_a_probability() -> None:
+    assert 0.0 < AnswerParams.load().abstain_threshold < 1.0
+
+
+def test_load_without_a_file_gives_the_built_in_defaults(tmp_path: Path) -> None:
+    assert AnswerParams.load(tmp_path / "absent.json") == AnswerParams()
+
+
+def test_load_ignores_the_record_of_how_the_parameters_were_fitted(tmp_path: Path) -> None:
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps({"abstain_threshold": 0.9, "fitted": {"questions": 3}}), encoding="utf-8")
+    params = AnswerParams.load(path)
+    assert params.abstain_threshold == 0.9
+    assert params.sentence_weights == AnswerParams().sentence_weights
+
+
+def test_sentence_vector_follows_the_feature_order_and_zeroes_unlisted_features() -> None:
+    params = AnswerParams(sentence_weights={"type_match": 2.0, "cosine": 5.0})
+    vector = params.sentence_vector()
+    assert vector.shape == (len(SENTENCE_FEATURES),)
+    assert vector[SENTENCE_FEATURES.index("cosine")] == 5.0
+    assert vector[SENTENCE_FEATURES.index("type_match")] == 2.0
+    assert np.count_nonzero(vector) == 2
+
+
+# --- abstention rule -----------------------------------------------------------------------------------
+
+EVIDENCE = {"best_score": 9.5, "margin": 0.3, "best_cosine": 0.85, "overlap": 0.5, "keywords_in_doc": 1.0,
+            "cross_lingual": 0.0, "lexical_agreement": 1.0}
+FULL_COVERAGE = {**EVIDENCE, "entity_in_doc": 1.0, "entity_in_sentence": 1.0, "type_miss": 0.0}
+NAMES_ABSENT_TYPE_MISSING = {**EVIDENCE, "entity_in_doc": 0.0, "entity_in_sentence": 0.0, "type_miss": 1.0}
+
+
+def test_missing_names_and_type_make_a_candidate_less_answerable(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams.load())
+    weak = answerer.answerable_probability(NAMES_ABSENT_TYPE_MISSING)
+    strong = answerer.answerable_probability(FULL_COVERAGE)
+    assert 0.0 < weak < strong < 1.0
+
+
+def test_names_absent_from_the_release_alone_lower_the_probability(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams.load())
+    absent = {**FULL_COVERAGE, "entity_in_doc": 0.0}
+    assert answerer.answerable_probability(absent) < answerer.answerable_probability(FULL_COVERAGE)
+
+
+def test_a_missing_answer_type_alone_lowers_the_probability(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams.load())
+    missing = {**FULL_COVERAGE, "type_miss": 1.0}
+    assert answerer.answerable_probability(missing) < answerer.answerable_probability(FULL_COVERAGE)
+
+
+def test_probability_is_the_logistic_of_bias_plus_weighted_features(stored: StoredIndex) -> None:
+    params = AnswerParams(abstain_bias=-1.0, abstain_weights={"entity_in_doc": 2.0, "type_miss": -3.0})
+    answerer = ExtractiveAnswerer(stored, params)
+    assert answerer.answerable_probability({"entity_in_doc": 1.0, "type_miss": 0.0}) == pytest.approx(
+        1 / (1 + np.exp(-1.0)))
+    assert answerer.answerable_probability({"entity_in_doc": 0.0, "type_miss": 1.0}) == pytest.approx(
+        1 / (1 + np.exp(4.0)))
+
+
+def test_no_passage_means_abstaining_in_french_for_a_french_question(stored: StoredIndex) -> None:
+    answer = ExtractiveAnswerer(stored).answer("Qui a ouvert la réunion ?", np.zeros(256, np.float32), "fr", [])
+    assert answer.mode == "abstain" and answer.abstained
+    assert "ne répondent pas à cette question" in answer.answer
+    assert answer.citations == ()
+
+
+def test_no_passage_means_abstaining_in_english_for_an_english_question(stored: StoredIndex) -> None:
+    answer = ExtractiveAnswerer(stored).answer("Who opened the meeting?", np.zeros(256, np.float32), "en", [])
+    assert answer.mode == "abstain"
+    assert "do not answer this question" in answer.answer
+
+
+def test_a_question_in_another_language_is_framed_in_english(stored: StoredIndex) -> None:
+    answer = ExtractiveAnswerer(stored).answer("Wer hat die Sitzung eröffnet?", np.zeros(256, np.float32), "de", [])
+    assert answer.lang == "en" and "do not answer" in answer.answer
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Quelle est la recette des crêpes bretonnes ?", "ne répondent pas à cette question"),
+    ("What is the recipe for Breton crêpes?", "do not answer this question"),
+])
+def test_an_abstention_says_so_in_the_question_language_and_lists_related_passages(
+    abstaining: Assistant, question: str, expected: str
+) -> None:
+    answer = abstaining.ask(question)
+    assert answer.mode == "abstain"
+    assert expected in answer.answer
+    assert answer.citations == ()
+    assert 0 < len(answer.passages) <= abstaining.config.top_k
+    assert answer.abstain_reason
+
+
+def test_when_the_rule_is_confident_the_answer_is_framed_in_the_question_language(answering: Assistant) -> None:
+    french = answering.ask("Qui a ouvert la réunion semestrielle avec les partenaires ?")
+    english = answering.ask("Who opened the bi-annual meeting with the partners?")
+    assert french.mode == english.mode == "extractive"
+    assert french.answer.startswith("Selon les communiqués :")
+    assert english.answer.startswith("According to the releases")
+
+
+# --- citations -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def answers(answering: Assistant) -> list[Answer]:
+    return [answering.ask(question) for _, question in QUESTIONS]
+
+
+def test_every_question_gets_at_least_one_citation(answers: list[Answer]) -> None:
+    assert all(a.mode == "extractive" and a.citations for a in answers)
+
+
+def test_every_quote_is_the_exact_slice_of_its_document(answers: list[Answer], stored: StoredIndex) -> None:
+    for answer in answers:
+        for citation in answer.citations:
+            doc = stored.documents[citation.doc_id]
+            assert doc.text[citation.start:citation.end] == citation.quote
+            assert (citation.title, citation.date) == (doc.title, doc.date)
+
+
+def test_every_quote_is_found_word_for_word_in_the_release_file(answers: list[Answer], stored: StoredIndex) -> None:
+    for answer in answers:
+        for citation in answer.citations:
+            raw = Path(stored.documents[citation.doc_id].source).read_text(encoding="utf-8")
+            assert citation.quote in raw
+
+
+def test_every_quote_lies_in_the_chunk_it_names(answers: list[Answer], stored: StoredIndex) -> None:
+    chunks = {c.chunk_id: c for c in stored.chunks}
+    for answer in answers:
+        for citation in answer.citations:
+            chunk = chunks[citation.chunk_id]
+            assert chunk.doc_id == citation.doc_id
+            assert chunk.start < citation.end and citation.start < chunk.end
+
+
+def test_the_answer_text_carries_each_quote_with_its_marker(answers: list[Answer]) -> None:
+    for answer in answers:
+        assert [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+        for citation in answer.citations:
+            assert f"{citation.quote} [{citation.marker}]" in answer.answer
+
+
+def test_no_answer_quotes_more_sentences_than_allowed(answers: list[Answer], answering: Assistant) -> None:
+    assert all(len(a.citations) <= answering.config.max_answer_sentences for a in answers)
+
+
+def test_listed_passages_are_at_most_top_k_and_distinct(answers: list[Answer], answering: Assistant) -> None:
+    for answer in answers:
+        ids = [p.chunk.chunk_id for p in answer.passages]
+        assert 0 < len(ids) <= answering.config.top_k and len(set(ids)) == len(ids)
+
+
+# --- entities of a question ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Qui a présidé la réunion du Comité militaire en janvier 2025 ?", ["Comité", "2025"]),
+        ("Who opened the NATO meeting with 26 partners?", ["NATO", "26"]),
+        ("What did Mark Rutte say about Ukraine?", ["Mark", "Rutte", "Ukraine"]),
+        ("Que dit le communiqué sur le SACEUR de l’OTAN ?", ["SACEUR", "OTAN"]),
+        ("Depuis combien de jours l'Ukraine résiste-t-elle, 1 001 ?", ["Ukraine", "1 001"]),
+    ],
+)
+def test_entities_are_the_names_and_numbers_of_the_question(question: str, expected: list[str]) -> None:
+    assert ExtractiveAnswerer.entities(question) == expected
+
+
+@pytest.mark.parametrize("question", [
+    "Combien de pays partenaires ont participé ?",
+    "Who opened the meeting?",
+    "Et qui l'a présidée ?",
+    "Where and when did they meet?",
+])
+def test_question_words_are_not_entities(question: str) -> None:
+    assert ExtractiveAnswerer.entities(question) == []
+
+
+def test_entity_coverage_counts_names_found_in_the_release(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored)
+    doc_004 = next(d for d in stored.documents if d.startswith("004"))
+    assert answerer.entity_coverage("Qu'a dit Mark Rutte aux partenaires ?", [doc_004]) == 1.0
+    assert answerer.entity_coverage("Qu'a dit Jens Stoltenberg aux partenaires ?", [doc_004]) == 0.0
+    assert answerer.entity_coverage("Qu'a dit Mark Stoltenberg aux partenaires ?", [doc_004]) == 0.5
+
+
+def test_english_names_of_french_acronyms_and_months_count_as_covered(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored)
+    doc_004 = next(d for d in stored.documents if d.startswith("004"))
+    assert answerer.entity_coverage("What did NATO decide in January?", [doc_004]) == 1.0
