@@ -74,9 +74,12 @@ def _has_person(sentence: str) -> bool:
     )
 
 
+_FREQUENCY = re.compile(rf"\b(?:{_NUMBER_WORDS}|\d+)\s+fois\b|\b(?:{_NUMBER_WORDS}|\d+)\s+times\b", re.IGNORECASE)
+
+
 def _has_number(sentence: str) -> bool:
-    """A count or an amount: dates and times do not count as numbers here."""
-    return bool(_HAS_NUMBER.search(_DATE_NUMBER.sub(" ", sentence)))
+    """A count or an amount: dates, times of day and frequencies ("deux fois par an") are not counts."""
+    return bool(_HAS_NUMBER.search(_FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))))
 
 
 _HAS_PLACE = re.compile(
