@@ -73,9 +73,6 @@ def test_english_question_cites_the_november_2024_release_verbatim(real_assistan
     assert how_many.answer.startswith("According to the releases")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the system quotes 'se tient deux fois par an' (a frequency read as a count) "
-                          "instead of the sentence with '26 pays partenaires'")
 def test_english_question_quotes_the_number_of_partner_countries(how_many: Answer) -> None:
     assert "26" in how_many.citations[0].quote
 
