@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -108,7 +109,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self.backend != "torch":
             prompt = self._onnx.prompts.get(prompt_name, "") if prompt_name else ""
-            return self._onnx.encode([prompt + t for t in texts], self.batch_size, show_progress)
+            with self._lock:  # onnxruntime also spreads one run over every core
+                return self._onnx.encode([prompt + t for t in texts], self.batch_size, show_progress)
         with self._lock, self._precision():
             vectors = self._model.encode(
                 list(texts),
