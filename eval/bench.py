@@ -31,7 +31,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def run_part(part: str, sizes: list[int], with_eval: bool) -> tuple[list[Row], list[str], dict[str, Any]]:
+def run_part(part: str, sizes: list[int], with_eval: bool, bm25_max_build_s: float) -> tuple[list[Row], list[str], dict[str, Any]]:
     extra: dict[str, Any] = {}
     if part == "embed":
         from . import bench_embed
@@ -45,7 +45,7 @@ def run_part(part: str, sizes: list[int], with_eval: bool) -> tuple[list[Row], l
     elif part == "bm25":
         from . import bench_bm25
 
-        rows, notes = bench_bm25.run(sizes)
+        rows, notes = bench_bm25.run(sizes, bm25_max_build_s)
     else:
         from . import bench_serve
 
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"corpus sizes for ann and bm25 (default {DEFAULT_SIZES})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON, Markdown and plot")
     parser.add_argument("--no-eval", action="store_true", help="embed: skip the recall check of each backend")
+    parser.add_argument("--bm25-max-build-s", type=float, default=120.0,
+                        help="bm25: extrapolate sizes whose build is predicted to take longer (default 120)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "rag", "urllib3"):
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         env = machine()
         started = time.perf_counter()
         log.info("part %s: starting (load average %.1f)", part, env["load_avg"][0])
-        rows, notes, extra = run_part(part, sizes, with_eval=not args.no_eval)
+        rows, notes, extra = run_part(part, sizes, not args.no_eval, args.bm25_max_build_s)
         elapsed = time.perf_counter() - started
         notes = [*notes, f"This part took {elapsed:.0f} s."]
         log.info("part %s: done in %.0fs", part, elapsed)

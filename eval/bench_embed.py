@@ -20,9 +20,9 @@ from .bench_report import Row, command
 
 log = logging.getLogger(__name__)
 
-PASSAGES = 128
-BF16_PASSAGES = 32  # bf16 without hardware support runs at a few passages per second
-REPEATS = 2
+PASSAGES = 96
+BF16_PASSAGES = 16  # bf16 without hardware support runs at a few passages per second
+ROUNDS = 3
 # BERT-small shape of multilingual-e5-small
 LAYERS, HIDDEN, FFN = 12, 384, 1536
 FP32_FLOP_PER_CYCLE = 32  # AVX2: 2 FMA units x 8 float lanes x 2 operations
@@ -33,17 +33,6 @@ def flops_per_passage(tokens: int) -> float:
     dense = 4 * HIDDEN * HIDDEN + 2 * HIDDEN * FFN
     attention = 2 * tokens * HIDDEN
     return 2.0 * LAYERS * tokens * (dense + attention)
-
-
-def _best_rate(run: Callable[[], np.ndarray], count: int, repeats: int = REPEATS) -> tuple[np.ndarray, float]:
-    """(vectors, passages/s of the fastest repeat): other processes on a shared machine only ever slow a run."""
-    best, vectors = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        vectors = run()
-        best = min(best, time.perf_counter() - started)
-    assert vectors is not None
-    return vectors, count / best
 
 
 def _latency_ms(run: Callable[[str], Any], texts: list[str]) -> tuple[float, float]:
@@ -134,6 +123,25 @@ def _eval_recall(backend: str) -> dict[str, float]:
     return {f"{lang} {k}": groups[lang][k] for lang in ("fr", "en") for k in ("recall@1", "recall@5")}
 
 
+def _interleaved_rates(routes: dict[str, tuple[Callable[[], np.ndarray], int]],
+                       rounds: int = ROUNDS) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Run every route once per round, round after round, and keep each route's fastest round.
+
+    On a shared machine other processes come and go: interleaving exposes every route to the same bursts,
+    and the fastest of several rounds is the one least disturbed.
+    """
+    best = {name: float("inf") for name in routes}
+    vectors: dict[str, np.ndarray] = {}
+    for name, (run, _) in routes.items():
+        vectors[name] = run()  # warm-up (first-call allocations, lazy kernels)
+    for _ in range(rounds):
+        for name, (run, _) in routes.items():
+            started = time.perf_counter()
+            vectors[name] = run()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return vectors, {name: routes[name][1] / best[name] for name in routes}
+
+
 def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     import torch
 
@@ -141,63 +149,67 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     config: RagConfig = load_config(env={})
     folder, _ = resolve_model_path(config)
     texts = recombined_passages(PASSAGES, seed=7)
+    prefixed = ["passage: " + t for t in texts]
     threads = torch.get_num_threads()
     with _quiet():
         torch_embedder = SentenceTransformerEmbedder(load_config(env={}, precision="fp32"))
+        quantized = SentenceTransformerEmbedder(load_config(env={}, precision="fp32"))._model
     model = torch_embedder._model
-    token_counts = [len(ids) for ids in model.tokenizer(["passage: " + t for t in texts])["input_ids"]]
+    torch.ao.quantization.quantize_dynamic(quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    encoders = {}
+    load_s = {}
+    for name, int8 in (("onnx", False), ("onnx-int8", True)):
+        started = time.perf_counter()
+        encoders[name] = OnnxEncoder(Path(folder), int8=int8)
+        load_s[name] = time.perf_counter() - started
+    token_counts = [len(ids) for ids in model.tokenizer(prefixed)["input_ids"]]
     mean_tokens = float(np.mean(token_counts))
-    rows: list[Row] = []
 
     def encode(m, batch: int = 32) -> Callable[[], np.ndarray]:  # type: ignore[no-untyped-def]
         return lambda: m.encode(texts, prompt_name="document", batch_size=batch, normalize_embeddings=True)
-
-    reference, base_rate = _best_rate(encode(model), PASSAGES)
-
-    def add(setting: str, vectors: np.ndarray, rate: float, **extra: Any) -> None:
-        cosine = float((vectors * reference[: len(vectors)]).sum(1).min())
-        rows.append(Row("embed", setting, f"**{rate:.1f} passages/s** ({rate / base_rate:.2f}x), cosine to fp32 min "
-                        f"{cosine:.4f}", cmd, {"passages_per_s": rate, "speedup": rate / base_rate,
-                                                "cosine_min": cosine, **extra}))
-
-    add(f"torch fp32, batch 32, length-sorted (sentence-transformers default) — **baseline**; "
-        f"{PASSAGES} passages of {mean_tokens:.0f} tokens on average", reference, base_rate)
-    for batch in (8, 16, 64):
-        vectors, rate = _best_rate(encode(model, batch), PASSAGES)
-        add(f"torch fp32, batch {batch}, length-sorted", vectors, rate)
 
     def unsorted() -> np.ndarray:  # one encode() call per batch of 32 in corpus order: no sorting across batches
         return np.vstack([model.encode(texts[i:i + 32], prompt_name="document", normalize_embeddings=True)
                           for i in range(0, len(texts), 32)])
 
-    vectors, rate = _best_rate(unsorted, PASSAGES)
-    add("torch fp32, batch 32, **unsorted** (batches in corpus order)", vectors, rate)
-
-    with _quiet():
-        quantized = SentenceTransformerEmbedder(load_config(env={}, precision="fp32"))._model
-    torch.ao.quantization.quantize_dynamic(quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    vectors, rate = _best_rate(encode(quantized), PASSAGES)
-    add("torch dynamic int8 (`quantize_dynamic`, Linear layers)", vectors, rate)
-    del quantized
-
     def bf16() -> np.ndarray:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return model.encode(texts[:BF16_PASSAGES], prompt_name="document", batch_size=32, normalize_embeddings=True)
 
-    vectors, rate = _best_rate(bf16, BF16_PASSAGES, repeats=1)
-    add(f"torch bf16 autocast (first {BF16_PASSAGES} passages; `cpu_supports_bf16()` = {cpu_supports_bf16()}, "
-        "so `precision = \"auto\"` keeps it off here)", vectors, rate)
-
-    encoders = {}
-    for name, int8 in (("onnx", False), ("onnx-int8", True)):
-        started = time.perf_counter()
-        encoders[name] = OnnxEncoder(Path(folder), int8=int8)
-        ready = time.perf_counter() - started
-        prefixed = ["passage: " + t for t in texts]
-        vectors, rate = _best_rate(lambda e=encoders[name]: e.encode(prefixed, 32), PASSAGES)
-        label = ("ONNX fp32 (onnxruntime, local export, eager attention), batch 32, length-sorted" if not int8 else
-                 "ONNX int8 dynamic (MatMul weights per-channel int8), batch 32, length-sorted")
-        add(label, vectors, rate, load_s=ready)
+    labels = {
+        "baseline": f"torch fp32, batch 32, length-sorted (sentence-transformers default) — **baseline**; "
+                    f"{PASSAGES} passages of {mean_tokens:.0f} tokens on average",
+        "b8": "torch fp32, batch 8, length-sorted",
+        "b16": "torch fp32, batch 16, length-sorted",
+        "b64": "torch fp32, batch 64, length-sorted",
+        "unsorted": "torch fp32, batch 32, **unsorted** (batches in corpus order)",
+        "torch-int8": "torch dynamic int8 (`quantize_dynamic`, Linear layers)",
+        "onnx": "ONNX fp32 (onnxruntime, local export, eager attention), batch 32, length-sorted",
+        "onnx-int8": "ONNX int8 dynamic (MatMul weights per-channel int8), batch 32, length-sorted",
+        "bf16": f"torch bf16 autocast (first {BF16_PASSAGES} passages, one round; `cpu_supports_bf16()` = "
+                f"{cpu_supports_bf16()}, so `precision = \"auto\"` keeps it off here)",
+    }
+    routes = {
+        "baseline": (encode(model), PASSAGES), "b8": (encode(model, 8), PASSAGES),
+        "b16": (encode(model, 16), PASSAGES), "b64": (encode(model, 64), PASSAGES),
+        "unsorted": (unsorted, PASSAGES), "torch-int8": (encode(quantized), PASSAGES),
+        "onnx": (lambda: encoders["onnx"].encode(prefixed, 32), PASSAGES),
+        "onnx-int8": (lambda: encoders["onnx-int8"].encode(prefixed, 32), PASSAGES),
+    }
+    vectors, rates = _interleaved_rates(routes)
+    bf16_vectors, bf16_rate = _interleaved_rates({"bf16": (bf16, BF16_PASSAGES)}, rounds=1)
+    vectors.update(bf16_vectors)
+    rates.update(bf16_rate)
+    reference, base_rate = vectors["baseline"], rates["baseline"]
+    rows: list[Row] = []
+    for name in ("baseline", "b8", "b16", "b64", "unsorted", "torch-int8", "bf16", "onnx", "onnx-int8"):
+        cosine = float((vectors[name] * reference[: len(vectors[name])]).sum(1).min())
+        rate = rates[name]
+        extra = {"load_s": load_s[name]} if name in load_s else {}
+        rows.append(Row("embed", labels[name], f"**{rate:.1f} passages/s** ({rate / base_rate:.2f}x), cosine to "
+                        f"fp32 min {cosine:.4f}", cmd, {"route": name, "passages_per_s": rate,
+                                                         "speedup": rate / base_rate, "cosine_min": cosine, **extra}))
+    del quantized
 
     qs = questions()[:30]
     latencies = {
@@ -247,8 +259,9 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
 
     notes = [
         f"torch {torch.__version__} with {threads} threads (`torch.get_num_threads()`); onnxruntime intra-op threads "
-        f"= {threads}. Each throughput is the fastest of {REPEATS} runs, after a warm-up, on the same {PASSAGES} "
-        f"recombined seed passages (mean {mean_tokens:.0f} tokens, max {max(token_counts)}).",
+        f"= {threads}. Every route encodes the same {PASSAGES} recombined seed passages (mean {mean_tokens:.0f} "
+        f"tokens, max {max(token_counts)}); after a warm-up the routes run in turn for {ROUNDS} rounds and each "
+        "keeps its fastest round, so that load from other processes falls on all routes alike.",
         "sentence-transformers' own `backend=\"onnx\"` needs optimum-onnx, whose current release pins "
         "transformers < 4.58 (this project pins 5.24): the ONNX route therefore exports the folder with "
         "`torch.onnx.export` and runs it with onnxruntime directly (rag/onnx_model.py), same tokenizer.json, "

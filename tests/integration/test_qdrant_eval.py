@@ -1,0 +1,49 @@
+"""The Qdrant backend (embedded mode) gives the same eval figures as FAISS on the bundled set."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("qdrant_client")
+
+import rag.assistant  # noqa: E402
+from eval.run import load_items, run_eval  # noqa: E402
+from rag.assistant import Assistant  # noqa: E402
+from rag.index_store import VectorStoreOptions, load_generation, save_generation  # noqa: E402
+from rag.indexing import index_settings  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+QA_FILE = Path(__file__).resolve().parents[2] / "eval" / "qa.jsonl"
+MODES = ["dense", "hybrid"]
+FIGURES = ("recall@1", "recall@5", "mrr@10", "answer_accuracy")
+
+
+def test_eval_figures_are_identical_with_faiss_and_qdrant(real_config, real_embedder, real_assistant,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = load_items(QA_FILE)
+    faiss_report, _ = run_eval(real_assistant, items, MODES, progress=False)
+
+    # The same generation's data, written again with its passage vectors in an embedded Qdrant collection.
+    stored = load_generation(real_config.index_dir)
+    qdrant_config = replace(real_config, index_dir=tmp_path / "index", vector_store="qdrant")
+    store = VectorStoreOptions.from_config(qdrant_config)
+    extra = {k: v for k, v in stored.manifest.items() if k in ("sources", "source_fingerprint", "excluded_doc_ids")}
+    save_generation(qdrant_config.index_dir, index_settings(qdrant_config, real_embedder),
+                    list(stored.documents.values()), stored.chunks, stored.sentences, stored.chunk_vectors,
+                    stored.sentence_vectors, extra=extra, store=store)
+    # Until the Assistant passes its config's store options itself, hand them to its loader here.
+    monkeypatch.setattr(rag.assistant, "load_generation", partial(load_generation, store=store))
+    qdrant_assistant = Assistant(qdrant_config, real_embedder)
+    assert qdrant_assistant.stored.vector_index.kind == "qdrant"
+    qdrant_report, _ = run_eval(qdrant_assistant, items, MODES, progress=False)
+
+    for mode in MODES:
+        for group in ("fr", "en", "overall"):
+            faiss_figures = {k: faiss_report["modes"][mode][group][k] for k in FIGURES}
+            qdrant_figures = {k: qdrant_report["modes"][mode][group][k] for k in FIGURES}
+            assert qdrant_figures == faiss_figures, (mode, group)
