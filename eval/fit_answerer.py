@@ -22,7 +22,7 @@ from sklearn.model_selection import GroupKFold
 from rag.assistant import open_assistant
 from rag.config import load_config
 from rag.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, AnswerParams, Evidence,
-                            abstention_features)
+                            abstention_features, prefer_typed_near_tie)
 
 from .metrics import QAItem
 from .run import load_items
@@ -49,9 +49,13 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
     return rows
 
 
-def rescore(evidences: list[Evidence], weights: np.ndarray) -> list[tuple[int, Evidence]]:
-    scored = [(i, replace(e, score=float(e.features @ weights))) for i, e in enumerate(evidences)]
-    return sorted(scored, key=lambda t: -t[1].score)
+def rescore(evidences: list[Evidence], weights: np.ndarray,
+            type_tie_margin: float = AnswerParams().type_tie_margin) -> list[tuple[int, Evidence]]:
+    """The question's sentences ranked as the answerer ranks them, each with its index in `evidences`."""
+    scored = sorted(((i, replace(e, score=float(e.features @ weights))) for i, e in enumerate(evidences)),
+                    key=lambda t: -t[1].score)
+    position = {id(e): i for i, e in scored}
+    return [(position[id(e)], e) for e in prefer_typed_near_tie([e for _, e in scored], type_tie_margin)]
 
 
 def abstain_row(row, weights: np.ndarray) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
@@ -142,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         abstain_weights={n: round(float(w), 4) for n, w in zip(ABSTAIN_FEATURES, coef)},
         abstain_threshold=round(threshold, 4),
         second_sentence_margin=current.second_sentence_margin,
+        type_tie_margin=current.type_tie_margin,
         candidate_passages=current.candidate_passages,
     )
     print("fitted on all questions:")

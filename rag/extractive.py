@@ -89,6 +89,8 @@ class AnswerParams:
     abstain_weights: dict[str, float] = field(default_factory=_default_abstain_weights)
     abstain_threshold: float = 0.5
     second_sentence_margin: float = 0.1
+    # A sentence this close to the best one, holding the kind of answer asked for, wins the near-tie.
+    type_tie_margin: float = 0.1
     candidate_passages: int = 10
 
     @classmethod
@@ -113,6 +115,19 @@ class Evidence:
 
     def feature(self, name: str) -> float:
         return float(self.features[SENTENCE_FEATURES.index(name)])
+
+
+def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidence]:
+    """When the best sentence lacks the asked-for kind of answer (no number for "how many"), a sentence
+    within `margin` of it that holds one goes first: the embedding cannot tell them apart, the question can."""
+    if not ranked or not ranked[0].feature("type_miss"):
+        return ranked
+    for position, evidence in enumerate(ranked):
+        if ranked[0].score - evidence.score > margin:
+            break
+        if evidence.feature("type_match"):
+            return [evidence, *ranked[:position], *ranked[position + 1:]]
+    return ranked
 
 
 def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool,
@@ -262,7 +277,7 @@ class ExtractiveAnswerer:
             for i, row in enumerate(rows)
         ]
         ranked.sort(key=lambda e: -e.score)
-        return ranked
+        return prefer_typed_near_tie(ranked, self.params.type_tie_margin)
 
     def answerable_probability(self, features: dict[str, float]) -> float:
         p = self.params

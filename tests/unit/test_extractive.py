@@ -18,7 +18,9 @@ from rag.extractive import (
     PARAMS_FILE,
     SENTENCE_FEATURES,
     AnswerParams,
+    Evidence,
     ExtractiveAnswerer,
+    prefer_typed_near_tie,
 )
 from rag.indexing import build_index
 from rag.index_store import StoredIndex
@@ -287,3 +289,32 @@ def test_english_names_of_french_acronyms_and_months_count_as_covered(stored: St
     answerer = ExtractiveAnswerer(stored)
     doc_004 = next(d for d in stored.documents if d.startswith("004"))
     assert answerer.entity_coverage("What did NATO decide in January?", [doc_004]) == 1.0
+
+
+# --- near-ties on the kind of answer asked for ------------------------------------------------------------
+
+def _evidence(stored: StoredIndex, row: int, score: float, type_match: bool | None) -> Evidence:
+    features = np.zeros(len(SENTENCE_FEATURES))
+    if type_match is not None:
+        features[SENTENCE_FEATURES.index("type_match")] = float(type_match)
+        features[SENTENCE_FEATURES.index("type_miss")] = float(not type_match)
+    return Evidence(stored.sentences[row], 0, features, score)
+
+
+def test_a_sentence_holding_the_asked_type_wins_a_near_tie(stored: StoredIndex) -> None:
+    ranked = [_evidence(stored, 0, 9.30, False), _evidence(stored, 1, 9.25, False), _evidence(stored, 2, 9.22, True)]
+    reordered = prefer_typed_near_tie(ranked, margin=0.1)
+    assert [e.score for e in reordered] == [9.22, 9.30, 9.25]
+
+
+def test_a_typed_sentence_beyond_the_margin_does_not_overtake(stored: StoredIndex) -> None:
+    ranked = [_evidence(stored, 0, 9.30, False), _evidence(stored, 1, 9.10, True)]
+    assert prefer_typed_near_tie(ranked, margin=0.1) == ranked
+
+
+def test_an_open_question_or_a_typed_best_sentence_keeps_its_order(stored: StoredIndex) -> None:
+    open_question = [_evidence(stored, 0, 9.30, None), _evidence(stored, 1, 9.29, None)]
+    typed_best = [_evidence(stored, 0, 9.30, True), _evidence(stored, 1, 9.29, True)]
+    assert prefer_typed_near_tie(open_question, margin=0.1) == open_question
+    assert prefer_typed_near_tie(typed_best, margin=0.1) == typed_best
+    assert prefer_typed_near_tie([], margin=0.1) == []
