@@ -74,3 +74,11 @@ def test_search_asking_for_more_than_the_corpus_returns_what_there_is() -> None:
     index.add(unit_vectors(3))
     _, ids = index.search(unit_vectors(1, seed=1), 10)
     assert sorted(ids[0].tolist()) == [0, 1, 2]
+
+
+def test_ivf_probes_grow_with_the_cells_as_the_benchmark_required() -> None:
+    from rag.faiss_index import ivf_probes
+    assert ivf_probes(ivf_lists(100_000)) == 64      # 632 cells: 64 probes gave recall@10 0.969
+    assert ivf_probes(ivf_lists(1_000_000)) == 128   # 2,000 cells: 64 gave 0.944, 128 gave 0.972
+    assert ivf_probes(10) == 10                      # never more probes than cells
+    assert all(ivf_probes(n) <= ivf_probes(n + 500) for n in range(1, 20_000, 500))
