@@ -16,6 +16,19 @@ from .schema import ScoredChunk
 CROSS_LINGUAL_LEXICAL_WEIGHT = 0.3
 
 
+def top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of the `depth` highest scores, best first, ties by row: the order a full stable argsort gives,
+    at the cost of a partition (a full sort of a million BM25 scores took four times longer)."""
+    if depth <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if depth >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    threshold = np.partition(scores, len(scores) - depth)[len(scores) - depth]
+    # Every row that ties with the cut-off competes, so the lowest-numbered ones win as in a stable sort.
+    chosen = np.flatnonzero(scores >= threshold)
+    return chosen[np.argsort(-scores[chosen], kind="stable")][:depth]
+
+
 def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
     """sum(weight / (k + rank)) over the rankings each row appears in (rank starts at 1)."""
     fused: dict[int, float] = {}
@@ -62,12 +75,12 @@ class HybridRetriever:
         best_sentence = np.full(len(chunk_scores), -1.0, dtype=np.float32)
         np.maximum.at(best_sentence, self._pair_chunks, sentence_scores[self._pair_sentences])
         blended = (1 - self.sentence_weight) * chunk_scores + self.sentence_weight * best_sentence
-        order = np.argsort(-blended, kind="stable")[:depth]
+        order = top_rows(blended, depth)
         return [int(i) for i in order], blended[order]
 
     def lexical_ranking(self, question: str, lang: str, depth: int) -> tuple[list[int], np.ndarray]:
         scores = self.bm25.scores(question, lang)
-        order = np.argsort(-scores, kind="stable")[:depth]
+        order = top_rows(scores, depth)
         rows = [int(i) for i in order if scores[i] > 0]
         return rows, scores[rows]
 
