@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import RagConfig
 from .errors import GeneratorError, IndexMissingError, IndexStaleError, QuestionError, RagError, UngroundedAnswerError
 from .extractive import AnswerParams, ExtractiveAnswerer
-from .index_store import StoredIndex, check_settings, current_generation, load_generation
+from .index_store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
 from .indexing import BuildReport, build_index, index_settings
 from .language import detect_language
 from .loading import source_fingerprint
@@ -65,7 +65,7 @@ def ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool =
     """Build the index if it is missing, or (when allowed) stale; return the build report if one ran."""
     try:
         generation = current_generation(config.index_dir)
-        stored_manifest = load_generation(config.index_dir).manifest
+        stored_manifest = load_generation(config.index_dir, store=VectorStoreOptions.from_config(config)).manifest
         check_settings(stored_manifest, index_settings(config, embedder))
         sources = [Path(p) for p in stored_manifest.get("sources", [str(config.corpus_dir)])]
         if source_fingerprint(sources) != stored_manifest.get("source_fingerprint"):
@@ -97,7 +97,7 @@ class Assistant:
         self._load()
 
     def _load(self) -> None:
-        stored = load_generation(self.config.index_dir)
+        stored = load_generation(self.config.index_dir, store=VectorStoreOptions.from_config(self.config))
         check_settings(stored.manifest, index_settings(self.config, self.embedder))
         retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight)
         answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences)

@@ -252,6 +252,10 @@ def _open_vector_index(generation: Path, manifest: dict[str, Any], chunk_vectors
         raise IndexStaleError(f"the index at {generation} was built for vector_store '{built}', config asks "
                               f"'{store.vector_store}': rebuild with `rag index`")
     if built != "qdrant":
+        kind = manifest.get("index_kind")
+        if store is not None and store.index_kind not in ("auto", kind):
+            raise IndexStaleError(f"the index at {generation} is a '{kind}' FAISS index, config asks "
+                                  f"index_kind '{store.index_kind}': rebuild with `rag index`")
         return FaissIndex.load(generation / FAISS_FILE)
     from .qdrant_index import QdrantIndex
 

@@ -13,7 +13,8 @@ from .chunking import chunk_document, sentences_of
 from .cleaning import readable_date
 from .config import RagConfig
 from .errors import CorpusError, RagError
-from .index_store import IndexSettings, StoredIndex, load_generation, save_generation, writer_lock
+from .index_store import (IndexSettings, StoredIndex, VectorStoreOptions, load_generation, save_generation,
+                          writer_lock)
 from .loading import SkippedSource, load_documents, source_fingerprint
 from .protocols import Embedder
 from .schema import Chunk, Document, Sentence
@@ -235,6 +236,7 @@ def _write(
         np.vstack(chunk_vectors) if chunk_vectors else np.zeros((0, settings.dimension), np.float32),
         np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, settings.dimension), np.float32),
         extra=extra,
+        store=VectorStoreOptions.from_config(config),
     )
     report.timings_s["save"] = time.perf_counter() - started
     report.chunks = len(chunks)

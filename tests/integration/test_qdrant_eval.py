@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 
 pytest.importorskip("qdrant_client")
 
-import rag.assistant  # noqa: E402
 from eval.run import load_items, run_eval  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.index_store import VectorStoreOptions, load_generation, save_generation  # noqa: E402
@@ -43,8 +41,7 @@ class QueryCache:
         return self.embedder.embed_passages(texts, show_progress=show_progress)
 
 
-def test_eval_figures_are_identical_with_faiss_and_qdrant(real_config, real_embedder, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_figures_are_identical_with_faiss_and_qdrant(real_config, real_embedder, tmp_path: Path) -> None:
     items = load_items(QA_FILE)
     embedder = QueryCache(real_embedder)
     faiss_report, _ = run_eval(Assistant(real_config, embedder), items, MODES, progress=False)
@@ -57,8 +54,6 @@ def test_eval_figures_are_identical_with_faiss_and_qdrant(real_config, real_embe
     save_generation(qdrant_config.index_dir, index_settings(qdrant_config, embedder),
                     list(stored.documents.values()), stored.chunks, stored.sentences, stored.chunk_vectors,
                     stored.sentence_vectors, extra=extra, store=store)
-    # Until the Assistant passes its config's store options itself, hand them to its loader here.
-    monkeypatch.setattr(rag.assistant, "load_generation", partial(load_generation, store=store))
     qdrant_assistant = Assistant(qdrant_config, embedder)
     assert qdrant_assistant.stored.vector_index.kind == "qdrant"
     qdrant_report, _ = run_eval(qdrant_assistant, items, MODES, progress=False)

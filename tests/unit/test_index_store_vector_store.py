@@ -10,6 +10,7 @@ import pytest
 from rag.config import RagConfig, load_config
 from rag.errors import IndexStaleError
 from rag.index_store import VectorStoreOptions, load_generation, save_generation
+from rag.assistant import ensure_index, open_assistant
 from rag.indexing import build_index, index_settings
 
 from tests.fakes import HashingEmbedder
@@ -66,3 +67,37 @@ def test_options_come_from_the_config() -> None:
                               "RAG_INDEX_KIND": "hnsw"})
     assert VectorStoreOptions.from_config(config) == VectorStoreOptions("hnsw", "qdrant", "http://qdrant:6333",
                                                                         "rag-news")
+
+
+# --- the config reaches the builder and the loader ------------------------------------------------------------
+
+def test_rag_index_builds_the_kind_the_config_names(fake_config, fake_embedder) -> None:
+    config = fake_config.with_overrides(index_kind="hnsw")
+    build_index(config, fake_embedder, show_progress=False)
+    assert load_generation(config.index_dir).manifest["index_kind"] == "hnsw"
+
+
+def test_the_assistant_answers_from_a_qdrant_store_named_in_the_config(fake_config, fake_embedder) -> None:
+    pytest.importorskip("qdrant_client")
+    config = fake_config.with_overrides(vector_store="qdrant")
+    assistant = open_assistant(config, embedder=fake_embedder)
+    assert assistant.stored.manifest["vector_store"] == "qdrant"
+    assert assistant.stored.vector_index.kind == "qdrant"
+    assert assistant.retrieve("réunion des partenaires", mode="dense")
+
+
+def test_changing_the_index_kind_in_the_config_rebuilds_on_the_next_start(fake_config, fake_embedder) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    config = fake_config.with_overrides(index_kind="ivf")
+    with pytest.raises(IndexStaleError, match="index_kind 'ivf'"):
+        load_generation(config.index_dir, store=VectorStoreOptions.from_config(config))
+    assert ensure_index(config, fake_embedder) is not None
+    assert open_assistant(config, build=False, embedder=fake_embedder).stored.vector_index.kind == "ivf"
+
+
+def test_a_faiss_index_meets_a_qdrant_config_with_a_rebuild(fake_config, fake_embedder) -> None:
+    pytest.importorskip("qdrant_client")
+    build_index(fake_config, fake_embedder, show_progress=False)
+    config = fake_config.with_overrides(vector_store="qdrant")
+    assert ensure_index(config, fake_embedder) is not None
+    assert load_generation(config.index_dir).manifest["vector_store"] == "qdrant"
