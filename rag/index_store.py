@@ -47,6 +47,9 @@ class IndexSettings:
     passage_template: str
     sentence_template: str
     sentence_window: int = 0
+    # Version of the code that turns files into indexed text (cleaning, metadata, sentences, chunks): a
+    # change there must rebuild indexes whose files and settings did not change.
+    text_pipeline: int = 0
 
 
 @dataclass(frozen=True)

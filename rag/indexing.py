@@ -37,6 +37,10 @@ def _with_preceding(sentences: list[Sentence], index: int, window: int) -> str:
     return " ".join(s.text for s in sentences[start:index + 1])
 
 
+# Bump when cleaning, metadata extraction, sentence splitting or chunking changes what a file becomes.
+TEXT_PIPELINE_VERSION = 1
+
+
 def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:
     return IndexSettings(
         model_id=embedder.model_id,
@@ -46,6 +50,7 @@ def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:
         passage_template=EMBED_TEMPLATE if config.passage_context else "{text}",
         sentence_template=EMBED_TEMPLATE if config.sentence_context else "{text}",
         sentence_window=config.sentence_window,
+        text_pipeline=TEXT_PIPELINE_VERSION,
     )
 
 

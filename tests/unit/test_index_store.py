@@ -228,3 +228,16 @@ def test_current_names_a_complete_generation_after_writing(fake_config: RagConfi
     manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest["files"]) <= {p.name for p in built.iterdir()}
     assert manifest["documents"] == 5
+
+
+def test_a_new_text_pipeline_version_rebuilds_and_reembeds_every_release(
+    fake_config: RagConfig, fake_embedder: HashingEmbedder, built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.indexing
+
+    monkeypatch.setattr(rag.indexing, "TEXT_PIPELINE_VERSION", rag.indexing.TEXT_PIPELINE_VERSION + 1)
+    with pytest.raises(IndexStaleError, match="text_pipeline"):
+        Assistant(fake_config, fake_embedder)
+    report = ensure_index(fake_config, fake_embedder)
+    assert report is not None and report.embedded_documents == 5
+    Assistant(fake_config, fake_embedder)  # loads without IndexStaleError
