@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import time
@@ -15,6 +14,8 @@ import numpy as np
 from rag.chunking import split_sentences
 from rag.config import RagConfig, load_config
 from rag.loading import load_documents
+
+from .run import load_items
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ def recombined_passages(count: int, seed: int, words: tuple[int, int] = (45, 65)
 
 
 def questions(limit: int | None = None) -> list[str]:
-    lines = QA_FILE.read_text(encoding="utf-8").splitlines()
-    items = [json.loads(line)["question"] for line in lines if line.strip()]
+    items = [item.question for item in load_items(QA_FILE)]
     return items[:limit] if limit else items
 
 

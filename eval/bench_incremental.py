@@ -16,18 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.chunking import split_sentences
 from rag.config import load_config
 from rag.embedding import SentenceTransformerEmbedder
 from rag.indexing import build_index
-from rag.loading import load_documents
 
-
-def seed_sentences(seeds: Path) -> list[str]:
-    sentences = []
-    for doc in load_documents([seeds]).documents:
-        sentences += [doc.text[s:e] for s, e in split_sentences(doc.text) if len(doc.text[s:e]) > 60]
-    return sentences
+from .bench_data import seed_sentences
 
 
 def write_releases(folder: Path, count: int, sentences: list[str], per_release: int, seed: int) -> None:
@@ -48,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="rag-incr-"))
     try:
-        sentences = seed_sentences(Path("seeds"))
+        # Long sentences only, so that five of them make a release of ordinary length.
+        sentences = [s for s in seed_sentences() if len(s) > 60]
         corpus = workdir / "corpus"
         write_releases(corpus / "base", args.base, sentences, args.sentences, seed=1)
         embedder = SentenceTransformerEmbedder(load_config())
