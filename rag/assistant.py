@@ -63,41 +63,49 @@ class CorpusStatus:
 
 def ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool = True) -> BuildReport | None:
     """Build the index if it is missing, or (when allowed) stale; return the build report if one ran."""
+    return _ensure_index(config, embedder, rebuild_if_stale)[0]
+
+
+def _ensure_index(config: RagConfig, embedder: Embedder,
+                  rebuild_if_stale: bool) -> tuple[BuildReport | None, StoredIndex | None]:
+    """The build report if a build ran, else the fresh index as checked (so it need not be loaded again)."""
     try:
         generation = current_generation(config.index_dir)
-        stored_manifest = load_generation(config.index_dir, store=VectorStoreOptions.from_config(config)).manifest
-        check_settings(stored_manifest, index_settings(config, embedder))
-        sources = [Path(p) for p in stored_manifest.get("sources", [str(config.corpus_dir)])]
-        if source_fingerprint(sources) != stored_manifest.get("source_fingerprint"):
+        stored = load_generation(config.index_dir, store=VectorStoreOptions.from_config(config))
+        check_settings(stored.manifest, index_settings(config, embedder))
+        sources = [Path(p) for p in stored.manifest.get("sources", [str(config.corpus_dir)])]
+        if source_fingerprint(sources) != stored.manifest.get("source_fingerprint"):
             raise IndexStaleError(
                 f"the releases under {', '.join(map(str, sources))} changed since the index {generation.name} "
                 "was built: rebuild with `rag index`"
             )
-        return None
+        return None, stored
     except IndexMissingError:
         log.info("no index yet: building it from %s", config.corpus_dir)
-        return build_index(config, embedder)
+        return build_index(config, embedder), None
     except RagError as exc:
         if not rebuild_if_stale:
             raise
         log.warning("%s -- rebuilding now", exc)
-        return build_index(config, embedder)
+        return build_index(config, embedder), None
 
 
 class Assistant:
     """Holds the model and the current index generation; safe to share between threads."""
 
     def __init__(self, config: RagConfig, embedder: Embedder, generator: Generator | None = None,
-                 params: AnswerParams | None = None) -> None:
+                 params: AnswerParams | None = None, stored: StoredIndex | None = None) -> None:
+        """`stored`: the current generation, already loaded by the caller; loaded here when None."""
         self.config = config
         self.embedder = embedder
         self.generator = generator
         self._params = params
         self._lock = threading.Lock()
-        self._load()
+        self._load(stored)
 
-    def _load(self) -> None:
-        stored = load_generation(self.config.index_dir, store=VectorStoreOptions.from_config(self.config))
+    def _load(self, stored: StoredIndex | None = None) -> None:
+        if stored is None:
+            stored = load_generation(self.config.index_dir, store=VectorStoreOptions.from_config(self.config))
         check_settings(stored.manifest, index_settings(self.config, self.embedder))
         retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight)
         answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences)
@@ -231,9 +239,8 @@ def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | N
         from .embedding import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder(config)
-    if build:
-        ensure_index(config, embedder)
+    stored = _ensure_index(config, embedder, rebuild_if_stale=True)[1] if build else None
     from .generative import make_generator
 
     # Always built (it opens no connection): the page can switch a conversation to LLM answers.
-    return Assistant(config, embedder, make_generator(config))
+    return Assistant(config, embedder, make_generator(config), stored=stored)

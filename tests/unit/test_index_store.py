@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.assistant import Assistant, ensure_index
+from rag.assistant import Assistant, ensure_index, open_assistant
 from rag.config import RagConfig
 from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
 from rag.index_store import FAISS_FILE, KEEP_GENERATIONS, check_settings, current_generation, load_generation
@@ -241,3 +241,20 @@ def test_a_new_text_pipeline_version_rebuilds_and_reembeds_every_release(
     report = ensure_index(fake_config, fake_embedder)
     assert report is not None and report.embedded_documents == 5
     Assistant(fake_config, fake_embedder)  # loads without IndexStaleError
+
+
+def test_opening_the_assistant_on_a_fresh_index_loads_it_once(
+    fake_config: RagConfig, fake_embedder: HashingEmbedder, built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.assistant
+
+    loads: list[Path] = []
+
+    def counting_load(index_dir: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(index_dir)
+        return load_generation(index_dir, *args, **kwargs)
+
+    monkeypatch.setattr(rag.assistant, "load_generation", counting_load)
+    assistant = open_assistant(fake_config, embedder=fake_embedder)
+    assert loads == [fake_config.index_dir]
+    assert assistant.stored.path == built
