@@ -49,8 +49,7 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
     return rows
 
 
-def rescore(evidences: list[Evidence], weights: np.ndarray,
-            type_tie_margin: float = AnswerParams().type_tie_margin) -> list[tuple[int, Evidence]]:
+def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: float) -> list[tuple[int, Evidence]]:
     """The question's sentences ranked as the answerer ranks them, each with its index in `evidences`."""
     scored = sorted(((i, replace(e, score=float(e.features @ weights))) for i, e in enumerate(evidences)),
                     key=lambda t: -t[1].score)
@@ -58,9 +57,9 @@ def rescore(evidences: list[Evidence], weights: np.ndarray,
     return [(position[id(e)], e) for e in prefer_typed_near_tie([e for _, e in scored], type_tie_margin)]
 
 
-def abstain_row(row, weights: np.ndarray) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
+def abstain_row(row, weights: np.ndarray, type_tie_margin: float) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
     item, evidences, labels, lang, lexical, chunk_ids, doc_langs = row
-    ranked = rescore(evidences, weights)
+    ranked = rescore(evidences, weights, type_tie_margin)
     best_index = ranked[0][0]
     lexical_rank = lexical.get(chunk_ids[best_index])
     features = abstention_features([e for _, e in ranked], cross_lingual=lang != doc_langs[best_index],
@@ -79,8 +78,9 @@ def fit_sentence_weights(rows) -> np.ndarray:  # type: ignore[no-untyped-def]
     return model.coef_[0]
 
 
-def fit_abstention(rows, weights: np.ndarray) -> tuple[float, np.ndarray, float]:  # type: ignore[no-untyped-def]
-    x = np.vstack([abstain_row(r, weights)[0] for r in rows])
+def fit_abstention(rows, weights: np.ndarray,  # type: ignore[no-untyped-def]
+                   type_tie_margin: float) -> tuple[float, np.ndarray, float]:
+    x = np.vstack([abstain_row(r, weights, type_tie_margin)[0] for r in rows])
     y = np.array([r[0].answerable for r in rows])
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
     model.fit(x, y)
@@ -96,15 +96,16 @@ def probability(bias: float, coef: np.ndarray, x: np.ndarray) -> float:
     return float(1 / (1 + np.exp(-(bias + x @ coef))))
 
 
-def cross_validate(rows, folds: int = 5, fixed_weights: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+def cross_validate(rows, type_tie_margin: float, folds: int = 5,  # type: ignore[no-untyped-def]
+                   fixed_weights: np.ndarray | None = None):
     groups = [r[0].id for r in rows]
     results = []
     for train, test in GroupKFold(n_splits=folds).split(rows, groups=groups):
         train_rows = [rows[i] for i in train]
         weights = fixed_weights if fixed_weights is not None else fit_sentence_weights(train_rows)
-        bias, coef, threshold = fit_abstention(train_rows, weights)
+        bias, coef, threshold = fit_abstention(train_rows, weights, type_tie_margin)
         for i in test:
-            x, correct = abstain_row(rows[i], weights)
+            x, correct = abstain_row(rows[i], weights, type_tie_margin)
             abstained = probability(bias, coef, x) < threshold
             results.append((rows[i][0], correct, abstained))
     summary = {}
@@ -135,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = collect(assistant, items, args.mode)
     current = AnswerParams.load()
     fixed = None if args.fit_sentences else current.sentence_vector()
-    cv = cross_validate(rows, fixed_weights=fixed)
+    cv = cross_validate(rows, current.type_tie_margin, fixed_weights=fixed)
     print("cross-validated (5 folds by question):")
     print(json.dumps(cv, indent=2))
     weights = fixed if fixed is not None else fit_sentence_weights(rows)
-    bias, coef, threshold = fit_abstention(rows, weights)
+    bias, coef, threshold = fit_abstention(rows, weights, current.type_tie_margin)
     params = AnswerParams(
         sentence_weights={n: round(float(w), 4) for n, w in zip(SENTENCE_FEATURES, weights)},
         abstain_bias=round(bias, 4),

@@ -5,18 +5,25 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-AnswerType = Literal["number", "date", "person", "place"]
+AnswerType = Literal["frequency", "number", "date", "person", "place"]
+
+# Words that name a person by their role: "quel haut responsable", "which commander".
+_FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commandant|représentant|représentante|"
+             r"homologue|président|présidente|directeur|directrice|intervenant|intervenante|orateur|oratrice")
+_EN_ROLES = r"general|admiral|official|person|officer|leader|commander|representative|counterpart|speaker|director"
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
+    ("frequency", re.compile(r"\bà quelle fréquence\b|\btous les combien\b|\bhow (?:often|frequently)\b|"
+                             r"\bat what (?:frequency|interval)\b", re.I)),
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
                           r"\bwhat number\b|\bnumber of\b|\bquel(?:le)? (?:pourcentage|montant|budget|coût|somme)\b|"
                           r"\bwhat (?:percentage|amount|budget|cost|sum)\b|\bhow much (?:money|funding)\b", re.I)),
-    ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)? (?:jour|date|année|mois)\b|\bà quelle date\b|"
-                        r"\bwhat (?:day|date|year|month|time)\b|\bwhich (?:day|date|year|month)\b|\ben quelle année\b|"
+    ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)?s? (?:jours?|dates?|années?|mois)\b|\bà quelle date\b|"
+                        r"\b(?:what|which) (?:days?|dates?|years?|months?|time)\b|\ben quelle année\b|"
                         r"\bdepuis combien de temps\b|\bsince when\b", re.I)),
     ("person", re.compile(r"\bqui\b(?! (?:est|sont) (?:le|la|les) (?:sujet|thème))|\bwho(?:m|se)?\b|"
-                          r"\bquel(?:le)? (?:général|amiral|responsable|personne|officier|dirigeant)\b|"
-                          r"\bwhich (?:general|admiral|official|person|officer|leader)\b|\bpar qui\b|\bby whom\b", re.I)),
+                          rf"\bquel(?:le)?s? (?:haute? )?(?:{_FR_ROLES})s?\b|"
+                          rf"\bwhich (?:senior |top |high-ranking )?(?:{_EN_ROLES})s?\b|\bpar qui\b|\bby whom\b", re.I)),
     ("place", re.compile(r"\boù\b|\bwhere\b|\bdans quelle ville\b|\bin which (?:city|country)\b|\bquel lieu\b", re.I)),
 ]
 
@@ -77,6 +84,14 @@ def _has_person(sentence: str) -> bool:
 _FREQUENCY = re.compile(rf"\b(?:{_NUMBER_WORDS}|\d+)\s+fois\b|\b(?:{_NUMBER_WORDS}|\d+)\s+times\b", re.IGNORECASE)
 
 
+_HAS_FREQUENCY_WORD = re.compile(
+    r"\b(?:chaque|tous les|toutes les|every|par (?:an|mois|semaine|jour)|a (?:year|month|week|day)|per (?:year|month)|"
+    r"annuel\w*|semestriel\w*|biannuel\w*|trimestriel\w*|mensuel\w*|hebdomadaire\w*|quotidien\w*|"
+    r"annual\w*|bi-annual\w*|biannual\w*|quarterly|monthly|weekly|daily)\b",
+    re.I,
+)
+
+
 def _has_number(sentence: str) -> bool:
     """A count or an amount: dates, times of day and frequencies ("deux fois par an") are not counts."""
     return bool(_HAS_NUMBER.search(_FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))))
@@ -103,5 +118,7 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return _has_person(sentence)
     if kind == "number":
         return _has_number(sentence)
+    if kind == "frequency":
+        return bool(_FREQUENCY.search(sentence) or _HAS_FREQUENCY_WORD.search(sentence))
     pattern = _HAS_DATE if kind == "date" else _HAS_PLACE
     return bool(pattern.search(sentence))

@@ -31,6 +31,13 @@ _STOPWORDS_RAW = {
           "with would will many much there these than then also any did about after before during said say",
 }
 _ENTITY = re.compile(r"\b\d[\d\s.,]*\d\b|\b\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Ý][\w’'-]*[A-Za-zÀ-ÿ]\b")
+# A month, with its year when one follows, is one entity: "juin 2024" must not be satisfied by a release
+# that mentions June 2023 and, elsewhere, 2024. French month names are lowercase, so capitalisation misses them.
+_MONTH_ENTITY = re.compile(
+    r"\b(?:(?i:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
+    r"décembre|decembre)|January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"(?:\s+(?:19|20)\d\d)?\b"
+)
 _QUESTION_OPENERS = {
     "qui", "que", "quel", "quelle", "quels", "quelles", "quand", "combien", "comment", "pourquoi", "où", "est",
     "who", "what", "when", "where", "which", "why", "how", "did", "does", "do", "was", "were", "is", "are",
@@ -58,6 +65,9 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+_MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
+
+
 SENTENCE_FEATURES = (
     "cosine", "chunk_cosine", "first_stage", "overlap_same_lang", "overlap_cross_lang", "overlap_all",
     "type_match", "type_miss", "entity_in_sentence", "entity_in_doc", "lead_sentence", "title_line", "log_length",
@@ -70,7 +80,8 @@ ABSTAIN_FEATURES = (
 
 
 def _default_sentence_weights() -> dict[str, float]:
-    return {"cosine": 10.0, "overlap_same_lang": 1.5, "type_match": 0.4, "first_stage": 0.3, "keywords_in_doc": 0.5}
+    return {"cosine": 10.0, "overlap_same_lang": 1.5, "type_match": 0.4, "type_miss": -0.4, "first_stage": 0.3,
+            "keywords_in_doc": 0.5}
 
 
 def _default_abstain_weights() -> dict[str, float]:
@@ -192,18 +203,29 @@ class ExtractiveAnswerer:
     @staticmethod
     def entities(question: str) -> list[str]:
         """Names, acronyms and numbers of the question (capitalised words past its first word, digits)."""
-        found = []
-        for match in _ENTITY.finditer(question.strip()):
+        text = question.strip()
+        found = [(m.start(), m.group(0)) for m in _MONTH_ENTITY.finditer(text)]
+        # Blank the months out (keeping offsets) so that their year is not counted a second time.
+        masked = _MONTH_ENTITY.sub(lambda m: " " * len(m.group(0)), text)
+        for match in _ENTITY.finditer(masked):
             word = match.group(0).strip()
             if word.casefold() not in _QUESTION_OPENERS:
-                found.append(word)
-        return found
+                found.append((match.start(), word))
+        return [word for _, word in sorted(found)]
 
     @staticmethod
     def _entity_patterns(names: Sequence[str]) -> list[list[re.Pattern[str]]]:
         patterns = []
         for name in names:
             folded = _fold(name)
+            month_year = re.fullmatch(r"([a-z]+)(?:\s+(\d{4}))?", folded) if _MONTH_ENTITY.fullmatch(name) else None
+            if month_year:
+                month, year = month_year.groups()
+                months = {month, _fold(_MONTH_ALIASES.get(month, month)), _MONTH_NAMES_BY_FRENCH.get(month, month)}
+                # "juin 2024" also matches "20 juin 2024" and "June 20, 2024".
+                tail = rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
+                patterns.append([re.compile(rf"\b{m}{tail}") for m in months])
+                continue
             variants = {folded, _fold(_MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
             # Inflected forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".
             variants |= {v[:6] for v in variants if len(v) > 7}

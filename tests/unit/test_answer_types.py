@@ -19,6 +19,16 @@ from rag.answer_types import expected_answer_type, holds_answer_type
         ("When did the Military Committee meet in Brussels?", "date"),
         ("En quelle année le nouveau concept stratégique a-t-il été adopté ?", "date"),
         ("Which day was the virtual session held?", "date"),
+        ("On which dates did the defence chiefs meet?", "date"),
+        ("On which days of the week was the conference held?", "date"),
+        ("Quels jours la session s'est-elle tenue ?", "date"),
+        ("Quel haut responsable a clos la réunion ?", "person"),
+        ("Avec quel homologue les chefs d'état-major se sont-ils entretenus ?", "person"),
+        ("Quelle représentante des États-Unis a pris la parole ?", "person"),
+        ("Which commander briefed the defence chiefs?", "person"),
+        ("Which senior official chaired the session?", "person"),
+        ("À quelle fréquence la réunion a-t-elle lieu ?", "frequency"),
+        ("How often do the partners meet?", "frequency"),
         ("Qui a ouvert la réunion des chefs d'état-major de janvier 2025 ?", "person"),
         ("Who opened the bi-annual meeting with partners?", "person"),
         ("Par qui la réunion a-t-elle été présidée ?", "person"),
@@ -144,3 +154,17 @@ def test_a_sentence_without_a_place_holds_none() -> None:
 def test_an_open_question_accepts_any_sentence() -> None:
     assert holds_answer_type("Sans date, sans nombre, sans nom.", None)
     assert holds_answer_type("", None)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Cette réunion se tient deux fois par an au siège.",
+    "La Division organise sa réunion semestrielle avec les partenaires.",
+    "The partners meet every year in Brussels.",
+    "The bi-annual meeting took place in November.",
+])
+def test_a_repeated_event_holds_a_frequency(sentence: str) -> None:
+    assert holds_answer_type(sentence, "frequency")
+
+
+def test_a_single_dated_event_holds_no_frequency() -> None:
+    assert not holds_answer_type("La réunion s'est tenue le 20 novembre 2024 à Bruxelles.", "frequency")

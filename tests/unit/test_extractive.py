@@ -256,7 +256,9 @@ def test_listed_passages_are_at_most_top_k_and_distinct(answers: list[Answer], a
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("Qui a présidé la réunion du Comité militaire en janvier 2025 ?", ["Comité", "2025"]),
+        ("Qui a présidé la réunion du Comité militaire en janvier 2025 ?", ["Comité", "janvier 2025"]),
+        ("Combien de pays ont participé en juin ?", ["juin"]),
+        ("What happened in June 2024 and in 2022?", ["June 2024", "2022"]),
         ("Who opened the NATO meeting with 26 partners?", ["NATO", "26"]),
         ("What did Mark Rutte say about Ukraine?", ["Mark", "Rutte", "Ukraine"]),
         ("Que dit le communiqué sur le SACEUR de l’OTAN ?", ["SACEUR", "OTAN"]),
@@ -283,6 +285,15 @@ def test_entity_coverage_counts_names_found_in_the_release(stored: StoredIndex) 
     assert answerer.entity_coverage("Qu'a dit Mark Rutte aux partenaires ?", [doc_004]) == 1.0
     assert answerer.entity_coverage("Qu'a dit Jens Stoltenberg aux partenaires ?", [doc_004]) == 0.0
     assert answerer.entity_coverage("Qu'a dit Mark Stoltenberg aux partenaires ?", [doc_004]) == 0.5
+
+
+def test_a_month_and_year_are_covered_only_together(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored)
+    doc_004 = next(d for d in stored.documents if d.startswith("004"))
+    # The release is about January 2025: 2025 alone and June alone are not enough for "juin 2025".
+    assert answerer.entity_coverage("Qu'a décidé le Comité militaire en janvier 2025 ?", [doc_004]) == 1.0
+    assert answerer.entity_coverage("Qu'a décidé le Comité militaire en juin 2025 ?", [doc_004]) == 0.5
+    assert answerer.entity_coverage("What did NATO decide in January 2025?", [doc_004]) == 1.0
 
 
 def test_english_names_of_french_acronyms_and_months_count_as_covered(stored: StoredIndex) -> None:
