@@ -99,6 +99,7 @@ class AnswerParams:
     abstain_bias: float = -1.0
     abstain_weights: dict[str, float] = field(default_factory=_default_abstain_weights)
     abstain_threshold: float = 0.5
+    # Sentences scoring within this of the best one are quoted beside it (see ExtractiveAnswerer.choose_sentences).
     second_sentence_margin: float = 0.1
     # A sentence this close to the best one, holding the kind of answer asked for, wins the near-tie.
     type_tie_margin: float = 0.1
@@ -338,21 +339,30 @@ class ExtractiveAnswerer:
                 reasons.append(f"no {expected_answer_type(asked or question)} in the best sentence")
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
             return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
-        chosen = [ranked[0]]
-        for other in ranked[1:]:
-            if len(chosen) >= self.max_sentences:
-                break
-            adjacent = (other.sentence.doc_id == chosen[0].sentence.doc_id
-                        and abs(other.sentence.sentence_id - chosen[0].sentence.sentence_id) == 1)
-            if adjacent and chosen[0].score - other.score <= self.params.second_sentence_margin:
-                chosen.append(other)
-        chosen.sort(key=lambda e: e.sentence.start)
+        chosen = self.choose_sentences(ranked)
         citations = tuple(self._cite(marker, e.sentence) for marker, e in enumerate(chosen, start=1))
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         return Answer(
             question=question, answer=f"{FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
             citations=citations, passages=tuple(shown),
         )
+
+    def choose_sentences(self, ranked: Sequence[Evidence]) -> list[Evidence]:
+        """The best sentence, and the sentences that score within `second_sentence_margin` of it (up to
+        `max_sentences` in all): when the scores cannot separate them, the reader sees both, each cited.
+        Sentences of one release keep their order in it."""
+        best = ranked[0]
+        chosen = [best]
+        seen = {_fold(best.sentence.text)}
+        for other in ranked[1:]:
+            if len(chosen) >= self.max_sentences or best.score - other.score > self.params.second_sentence_margin:
+                break
+            # Releases on the same meeting repeat sentences word for word: one quote of it is enough.
+            if _fold(other.sentence.text) not in seen:
+                chosen.append(other)
+                seen.add(_fold(other.sentence.text))
+        first_doc = {e.sentence.doc_id: i for i, e in reversed(list(enumerate(chosen)))}
+        return sorted(chosen, key=lambda e: (first_doc[e.sentence.doc_id], e.sentence.start))
 
     def _cite(self, marker: int, sentence: Sentence) -> Citation:
         doc = self.stored.documents[sentence.doc_id]

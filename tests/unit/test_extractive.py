@@ -329,3 +329,54 @@ def test_an_open_question_or_a_typed_best_sentence_keeps_its_order(stored: Store
     assert prefer_typed_near_tie(open_question, margin=0.1) == open_question
     assert prefer_typed_near_tie(typed_best, margin=0.1) == typed_best
     assert prefer_typed_near_tie([], margin=0.1) == []
+
+
+# --- how many sentences an answer quotes -----------------------------------------------------------------
+
+def _rows_of_two_releases(stored: StoredIndex) -> tuple[int, int, int]:
+    """Two rows of one release (in document order) and one row of another release."""
+    first_doc = stored.sentences[0].doc_id
+    same = [r for r, s in enumerate(stored.sentences) if s.doc_id == first_doc]
+    other = next(r for r, s in enumerate(stored.sentences) if s.doc_id != first_doc)
+    return same[1], same[3], other
+
+
+def test_a_sentence_scoring_within_the_margin_is_quoted_beside_the_best(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams(second_sentence_margin=0.1))
+    early, late, other = _rows_of_two_releases(stored)
+    ranked = [_evidence(stored, other, 9.30, None), _evidence(stored, early, 9.25, None),
+              _evidence(stored, late, 9.24, None)]
+    chosen = answerer.choose_sentences(ranked)
+    # Two at most, the best release first.
+    assert [e.sentence for e in chosen] == [stored.sentences[other], stored.sentences[early]]
+
+
+def test_sentences_of_one_release_are_quoted_in_their_order(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams(second_sentence_margin=0.1))
+    early, late, _ = _rows_of_two_releases(stored)
+    chosen = answerer.choose_sentences([_evidence(stored, late, 9.30, None), _evidence(stored, early, 9.29, None)])
+    assert [e.sentence for e in chosen] == [stored.sentences[early], stored.sentences[late]]
+
+
+def test_a_clearly_weaker_sentence_is_not_quoted(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams(second_sentence_margin=0.1))
+    early, late, _ = _rows_of_two_releases(stored)
+    chosen = answerer.choose_sentences([_evidence(stored, early, 9.30, None), _evidence(stored, late, 9.15, None)])
+    assert [e.sentence for e in chosen] == [stored.sentences[early]]
+
+
+def test_a_sentence_repeated_by_another_release_is_quoted_once(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams(second_sentence_margin=0.1))
+    early, late, _ = _rows_of_two_releases(stored)
+    repeated = replace(stored.sentences[early], doc_id="another-release")
+    ranked = [_evidence(stored, early, 9.30, None), Evidence(repeated, 0, np.zeros(len(SENTENCE_FEATURES)), 9.29),
+              _evidence(stored, late, 9.28, None)]
+    chosen = answerer.choose_sentences(ranked)
+    assert [e.sentence for e in chosen] == [stored.sentences[early], stored.sentences[late]]
+
+
+def test_one_sentence_answers_when_asked_for_one(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored, AnswerParams(second_sentence_margin=0.1), max_sentences=1)
+    early, late, _ = _rows_of_two_releases(stored)
+    chosen = answerer.choose_sentences([_evidence(stored, early, 9.30, None), _evidence(stored, late, 9.29, None)])
+    assert len(chosen) == 1
