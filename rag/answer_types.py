@@ -64,7 +64,7 @@ _CAPITALISED_PAIR = re.compile(r"\b([A-ZÀ-ÝȘ][a-zà-ÿș]+(?:-[A-ZÀ-ÝȘ][a-
 _DATE_NUMBER = re.compile(
     r"\b\d{1,2}(?:er)?\s+(?:et\s+\d{1,2}\s+)?(?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
     r"novembre|décembre|january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"jan|feb|mar|apr|jun|jul|aug|sep|oct|nov|dec)\.?|\b(?:19|20)\d\d\b|\b\d{1,2}h\d{2}\b",
+    r"jan|feb|mar|apr|jun|jul|aug|sep|oct|nov|dec)\.?|\b(?:19|20)\d\d\b|\b\d{1,2}[h:]\d{2}\b",
     re.IGNORECASE,
 )
 
@@ -100,6 +100,14 @@ def _has_number(sentence: str) -> bool:
 _HAS_PLACE = re.compile(
     r"\b(?:à|au|aux|en|in|at|dans)\s+(?:l[’']|la\s|le\s)?[A-ZÀ-Ý][\w’'-]+|\bsiège\b|\bheadquarters\b", re.UNICODE
 )
+
+
+_ASKS_ABOUT_UPDATE = re.compile(r"\bmis(?:e)? à jour\b|\bmise à jour\b|\bupdated?\b", re.I)
+
+
+def asks_about_update(question: str) -> bool:
+    """Whether the question is about when a release was updated (the only question an update stamp answers)."""
+    return bool(_ASKS_ABOUT_UPDATE.search(question))
 
 
 def expected_answer_type(question: str) -> AnswerType | None:

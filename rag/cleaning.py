@@ -42,6 +42,20 @@ _METADATA_LINE = re.compile(
     rf"(?:\s+\d{{1,2}}[:h]\d{{2}})?[\s\-–|•]*$",
     re.IGNORECASE,
 )
+# An update stamp is kept, without its bullet: when a release was last updated is something a reader may ask.
+_UPDATE_STAMP = re.compile(
+    rf"^[\s•\-*|]*((?:mis à jour le|mise à jour|dernière mise à jour|updated|last updated)\s*:?\s*"
+    rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTH_RE})\.?\s+\d{{4}}|(?:{_MONTH_RE})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"(?:\s+\d{{1,2}}[:h]\d{{2}})?)[\s\-–|•]*$",
+    re.IGNORECASE,
+)
+
+
+def is_update_stamp(line: str) -> bool:
+    """A line that only says when the release was last updated."""
+    return bool(_UPDATE_STAMP.match(line))
+
+
 # Account, newsletter and navigation chrome of news sites. Each pattern is specific enough that a
 # sentence of a release does not match it by accident.
 _CHROME = re.compile(
@@ -111,7 +125,7 @@ def _classify(line: str, repeated_in_doc: bool, shared_across_docs: bool) -> str
         return "bullet-only"
     if _LANGUAGE_SWITCH.match(stripped):
         return "language switcher"
-    if _METADATA_LINE.match(stripped):
+    if _METADATA_LINE.match(stripped) and not _UPDATE_STAMP.match(stripped):
         return "date line"
     if _CHROME.search(stripped):
         return "site chrome"
@@ -149,7 +163,8 @@ def clean_release(raw: str, boilerplate_lines: frozenset[str] = frozenset()) -> 
     removed: Counter[str] = Counter()
     for line, reason in zip(lines, reasons):
         if reason is None:
-            kept.append(line.rstrip())
+            stamp = _UPDATE_STAMP.match(line)
+            kept.append(stamp.group(1) if stamp else line.rstrip())
             continue
         removed[reason] += 1
         if reason == "date line" and date_found is None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import expected_answer_type, holds_answer_type
+from .answer_types import asks_about_update, expected_answer_type, holds_answer_type
 from .index_store import StoredIndex
-from .cleaning import readable_date
+from .cleaning import is_update_stamp, readable_date
 from .lexical import tokenize
 from .schema import Answer, Citation, ScoredChunk, Sentence
 
@@ -183,6 +183,7 @@ class ExtractiveAnswerer:
         self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
         self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
         self._folded_sentences = [_fold(s.text) for s in stored.sentences]
+        self._update_stamps = {row for row, s in enumerate(stored.sentences) if is_update_stamp(s.text)}
         self._folded_docs = {
             doc_id: _fold(f"{doc.title or ''}\n{readable_date(doc.date)}\n{doc.text}")
             for doc_id, doc in stored.documents.items()
@@ -252,12 +253,15 @@ class ExtractiveAnswerer:
         which alone says what kind of answer is wanted.
         """
         kind = expected_answer_type(asked or question)
+        # An update stamp shares its release's title and date, so its vector is close to every question on the
+        # release; it may answer only a question about updates.
+        skipped = set() if asks_about_update(asked or question) else self._update_stamps
         rows: list[int] = []
         first_stage: dict[int, int] = {}
         home_chunk: dict[int, int] = {}
         for rank, passage in enumerate(passages[: self.params.candidate_passages], start=1):
             for row in self._sentence_rows_by_chunk.get(passage.chunk.chunk_id, []):
-                if row not in first_stage:
+                if row not in first_stage and row not in skipped:
                     rows.append(row)
                     first_stage[row] = rank
                     home_chunk[row] = self._chunk_row[passage.chunk.chunk_id]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import expected_answer_type, holds_answer_type
+from rag.answer_types import asks_about_update, expected_answer_type, holds_answer_type
 
 
 @pytest.mark.parametrize(
@@ -168,3 +168,19 @@ def test_a_repeated_event_holds_a_frequency(sentence: str) -> None:
 
 def test_a_single_dated_event_holds_no_frequency() -> None:
     assert not holds_answer_type("La réunion s'est tenue le 20 novembre 2024 à Bruxelles.", "frequency")
+
+
+def test_a_time_of_day_is_not_a_count() -> None:
+    assert not holds_answer_type("Mis à jour le: 22 Nov. 2024 15:48", "number")
+    assert holds_answer_type("Mis à jour le: 22 Nov. 2024 15:48", "date")
+
+
+@pytest.mark.parametrize(("question", "about_update"), [
+    ("Quand le communiqué a-t-il été mis à jour ?", True),
+    ("When was the release last updated?", True),
+    ("Quelle est la date de la dernière mise à jour ?", True),
+    ("Quand la réunion s'est-elle tenue ?", False),
+    ("When did the partners meet?", False),
+])
+def test_questions_about_an_update_are_recognised(question: str, about_update: bool) -> None:
+    assert asks_about_update(question) is about_update

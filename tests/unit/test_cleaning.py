@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cleaning import CleanedText, clean_release, parse_date, readable_date, shared_boilerplate
+from rag.cleaning import CleanedText, clean_release, is_update_stamp, parse_date, readable_date, shared_boilerplate
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -85,11 +85,15 @@ def test_003_keeps_its_heading_as_title(cleaned: dict[str, CleanedText]) -> None
 
 
 @pytest.mark.parametrize("prefix", ["000", "002"])
-def test_date_bullet_and_update_stamp_lines_are_removed(cleaned: dict[str, CleanedText], prefix: str) -> None:
+def test_date_and_bullet_lines_are_removed_and_the_update_stamp_kept_as_a_line(
+        cleaned: dict[str, CleanedText], prefix: str) -> None:
     text = cleaned[prefix].text
     assert "•" not in text
-    assert "Mis à jour le" not in text
     assert not any(line in {"|", "-"} for line in content_lines(text))
+    stamps = [line for line in content_lines(text) if "Mis à jour le" in line]
+    assert len(stamps) == 1 and stamps[0].startswith("Mis à jour le: ")
+    # The publication date, not the update, is the release's date.
+    assert cleaned[prefix].date != parse_date(stamps[0])
 
 
 @pytest.mark.parametrize(("prefix", "iso"), [("000", "2024-11-20"), ("002", "2024-06-11")])
@@ -107,16 +111,16 @@ def test_heading_becomes_the_title_and_stays_in_the_text(cleaned: dict[str, Clea
     assert cleaned[prefix].text.startswith(heading)
 
 
-def test_002_reports_its_three_chrome_lines(cleaned: dict[str, CleanedText]) -> None:
-    assert cleaned["002"].removed_lines == 3
-    assert cleaned["002"].removed_reasons == {"date line": 2, "bullet-only": 1}
+def test_002_reports_its_two_chrome_lines(cleaned: dict[str, CleanedText]) -> None:
+    assert cleaned["002"].removed_lines == 2
+    assert cleaned["002"].removed_reasons == {"date line": 1, "bullet-only": 1}
 
 
 def test_000_reports_its_chrome_lines_and_its_photo_caption(cleaned: dict[str, CleanedText]) -> None:
-    # Three lines of page chrome plus "… - Group photo", the caption of a photo the text file does not hold.
+    # Two lines of page chrome plus "… - Group photo", the caption of a photo the text file does not hold.
     assert "Group photo" not in cleaned["000"].text
-    assert cleaned["000"].removed_lines == 4
-    assert sum(cleaned["000"].removed_reasons.values()) == 4
+    assert cleaned["000"].removed_lines == 3
+    assert sum(cleaned["000"].removed_reasons.values()) == 3
 
 
 def test_001_has_nothing_to_remove(cleaned: dict[str, CleanedText]) -> None:
@@ -127,7 +131,8 @@ def test_001_has_nothing_to_remove(cleaned: dict[str, CleanedText]) -> None:
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
 def test_every_kept_line_is_a_line_of_the_release(cleaned: dict[str, CleanedText], prefix: str) -> None:
     raw_lines = set(content_lines(raw_seed(prefix)))
-    assert all(line in raw_lines for line in content_lines(cleaned[prefix].text))
+    # An update stamp loses its bullet: "• Mis à jour le: …" is kept as "Mis à jour le: …".
+    assert all(line in raw_lines or f"• {line}" in raw_lines for line in content_lines(cleaned[prefix].text))
 
 
 # --- dates ---------------------------------------------------------------------------------------------
@@ -264,3 +269,21 @@ def test_cleaning_drops_a_byte_order_mark_and_windows_line_ends() -> None:
     assert "\r" not in result.text and "\ufeff" not in result.text
     assert result.title == "Réunion annuelle des partenaires de l’Alliance"
     assert result.date == "2025-03-03"
+
+
+@pytest.mark.parametrize(("line", "kept"), [
+    ("  • Last updated: 22 Nov. 2024 15:48", "Last updated: 22 Nov. 2024 15:48"),
+    ("• Mis à jour le: 3 janvier 2025 -", "Mis à jour le: 3 janvier 2025"),
+])
+def test_an_update_stamp_is_kept_without_its_bullet_and_a_bare_date_line_is_not(line: str, kept: str) -> None:
+    raw = f"Title of the release\n\n  • 20 Nov. 2024 -\n{line}\n\nThe partners met in Brussels to discuss resilience.\n"
+    cleaned = clean_release(raw)
+    assert content_lines(cleaned.text) == ["Title of the release", kept,
+                                           "The partners met in Brussels to discuss resilience."]
+    assert cleaned.date == "2024-11-20"
+
+
+def test_an_update_stamp_is_recognised_and_a_sentence_mentioning_an_update_is_not() -> None:
+    assert is_update_stamp("Mis à jour le: 22 Nov. 2024 15:48")
+    assert is_update_stamp("Last updated: November 22, 2024")
+    assert not is_update_stamp("Le concept stratégique a été mis à jour le 29 juin 2022 à Madrid.")

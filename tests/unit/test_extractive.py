@@ -24,7 +24,7 @@ from rag.extractive import (
 )
 from rag.indexing import build_index
 from rag.index_store import StoredIndex
-from rag.schema import Answer
+from rag.schema import Answer, ScoredChunk
 
 from tests.fakes import HashingEmbedder
 
@@ -380,3 +380,19 @@ def test_one_sentence_answers_when_asked_for_one(stored: StoredIndex) -> None:
     early, late, _ = _rows_of_two_releases(stored)
     chosen = answerer.choose_sentences([_evidence(stored, early, 9.30, None), _evidence(stored, late, 9.29, None)])
     assert len(chosen) == 1
+
+
+# --- update stamps --------------------------------------------------------------------------------------
+
+def _candidate_texts(stored: StoredIndex, question: str) -> list[str]:
+    answerer = ExtractiveAnswerer(stored)
+    passages = [ScoredChunk(chunk, 1.0) for chunk in stored.chunks]
+    query = stored.sentence_vectors[0]
+    return [e.sentence.text for e in answerer.candidates(question, query, "fr", passages)]
+
+
+def test_an_update_stamp_answers_only_a_question_about_updates(stored: StoredIndex) -> None:
+    updated = _candidate_texts(stored, "Quand le communiqué a-t-il été mis à jour ?")
+    assert any(text.startswith("Mis à jour le") for text in updated)
+    other = _candidate_texts(stored, "Quand la réunion s'est-elle tenue ?")
+    assert other and not any(text.startswith("Mis à jour le") for text in other)
