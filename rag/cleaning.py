@@ -35,20 +35,18 @@ _LANGUAGE_SWITCH = re.compile(
     r"italiano|polski|português)\s*$",
     re.IGNORECASE,
 )
+# "20 Nov. 2024", "November 20, 2024" or "2024-11-20", with an optional time of day.
+_WRITTEN_DATE = (
+    rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTH_RE})\.?\s+\d{{4}}|(?:{_MONTH_RE})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    r"(?:\s+\d{1,2}[:h]\d{2})?"
+)
+_UPDATE_WORDS = r"mis à jour le|mise à jour|dernière mise à jour|updated|last updated"
 # A line that only carries a date or an update stamp: "• 20 Nov. 2024 -", "Mis à jour le: 22 Nov. 2024 15:48"
 _METADATA_LINE = re.compile(
-    rf"^[\s•\-*|]*(?:(?:mis à jour le|mise à jour|updated|last updated|publié le|published)\s*:?\s*)?"
-    rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTH_RE})\.?\s+\d{{4}}|(?:{_MONTH_RE})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
-    rf"(?:\s+\d{{1,2}}[:h]\d{{2}})?[\s\-–|•]*$",
-    re.IGNORECASE,
+    rf"^[\s•\-*|]*(?:(?:{_UPDATE_WORDS}|publié le|published)\s*:?\s*)?{_WRITTEN_DATE}[\s\-–|•]*$", re.IGNORECASE
 )
 # An update stamp is kept, without its bullet: when a release was last updated is something a reader may ask.
-_UPDATE_STAMP = re.compile(
-    rf"^[\s•\-*|]*((?:mis à jour le|mise à jour|dernière mise à jour|updated|last updated)\s*:?\s*"
-    rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTH_RE})\.?\s+\d{{4}}|(?:{_MONTH_RE})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
-    rf"(?:\s+\d{{1,2}}[:h]\d{{2}})?)[\s\-–|•]*$",
-    re.IGNORECASE,
-)
+_UPDATE_STAMP = re.compile(rf"^[\s•\-*|]*((?:{_UPDATE_WORDS})\s*:?\s*{_WRITTEN_DATE})[\s\-–|•]*$", re.IGNORECASE)
 
 
 def is_update_stamp(line: str) -> bool:
