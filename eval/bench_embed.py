@@ -152,8 +152,8 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     prefixed = ["passage: " + t for t in texts]
     threads = torch.get_num_threads()
     with _quiet():
-        torch_embedder = SentenceTransformerEmbedder(load_config(env={}, precision="fp32"))
-        quantized = SentenceTransformerEmbedder(load_config(env={}, precision="fp32"))._model
+        torch_embedder = SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))
+        quantized = SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))._model
     model = torch_embedder._model
     torch.ao.quantization.quantize_dynamic(quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     encoders = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import threading
@@ -39,6 +40,14 @@ def resolve_model_path(config: RagConfig) -> tuple[str, str]:
     return config.model, config.model
 
 
+def preferred_backend(config: RagConfig) -> str:
+    """The runtime `embed_backend = "auto"` means: ONNX for the bundled model, whose export is known to give
+    the torch vectors, and torch for any other model, which may not be a BERT with mean pooling."""
+    if config.embed_backend != "auto":
+        return config.embed_backend
+    return "onnx" if config.model == BUNDLED_MODEL and importlib.util.find_spec("onnxruntime") else "torch"
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers folder with its own query/passage prompts (e5: 'query: ', 'passage: ').
 
@@ -54,15 +63,22 @@ class SentenceTransformerEmbedder:
         # One forward pass at a time: torch already spreads a pass over every core, and concurrent passes
         # from the page's worker threads oversubscribe them (measured: a 35 ms query took about a second).
         self._lock = threading.Lock()
-        self.backend = config.embed_backend
+        self.backend = preferred_backend(config)
         self.use_bf16 = False
+        if self.backend != "torch":
+            try:
+                self._onnx = OnnxEncoder(Path(location), int8=self.backend == "onnx-int8")
+            except ModelError as exc:
+                if config.embed_backend != "auto":
+                    raise
+                log.warning("cannot use the ONNX runtime, embedding with torch instead (same vectors): %s", exc)
+                self.backend = "torch"
         if self.backend == "torch":
             self._model = self._load_torch(config, location)
             self.dimension = int(self._model.get_embedding_dimension())
             self.use_bf16 = config.precision == "bf16" or (config.precision == "auto" and cpu_supports_bf16())
             prompts = getattr(self._model, "prompts", {}) or {}
         else:
-            self._onnx = OnnxEncoder(Path(location), int8=self.backend == "onnx-int8")
             self.dimension = self._onnx.dimension
             prompts = self._onnx.prompts
             if self.backend == "onnx-int8":

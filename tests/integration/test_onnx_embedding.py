@@ -1,4 +1,5 @@
-"""The ONNX routes of the bundled model: fp32 gives torch's vectors, int8 is close and says so in its id."""
+"""The ONNX routes of the bundled model: fp32 gives torch's vectors, int8 is close and says so in its id,
+and the default configuration runs the bundled model on the ONNX route."""
 
 from __future__ import annotations
 
@@ -25,16 +26,25 @@ def onnx_embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(load_config(env={}, embed_backend="onnx"))
 
 
-def test_onnx_fp32_gives_the_torch_vectors(real_embedder, onnx_embedder) -> None:
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))
+
+
+def test_the_default_configuration_embeds_the_bundled_model_with_onnx(real_embedder) -> None:
+    assert real_embedder.backend == "onnx"
+
+
+def test_onnx_fp32_gives_the_torch_vectors(torch_embedder, onnx_embedder) -> None:
     for texts, method in ((PASSAGES, "embed_passages"), (QUERIES, "embed_queries")):
-        expected = getattr(real_embedder, method)(texts)
+        expected = getattr(torch_embedder, method)(texts)
         got = getattr(onnx_embedder, method)(texts)
         assert got.shape == expected.shape and got.dtype == np.float32
         assert (got * expected).sum(axis=1).min() >= 0.9999
 
 
-def test_onnx_fp32_keeps_the_model_id_so_an_index_is_shared(real_embedder, onnx_embedder) -> None:
-    assert onnx_embedder.model_id == real_embedder.model_id
+def test_onnx_fp32_keeps_the_model_id_so_an_index_is_shared(torch_embedder, onnx_embedder) -> None:
+    assert onnx_embedder.model_id == torch_embedder.model_id
 
 
 def test_onnx_int8_is_close_but_is_a_different_model_for_the_index(real_embedder) -> None:
