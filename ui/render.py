@@ -40,6 +40,13 @@ LABELS = {
         "unsupported": "Phrases non étayées par les passages cités :",
         "show": "Afficher ce passage dans le panneau des sources",
         "chars": "caractères {start}–{end}",
+        "cited_badge": "[{number}] passage cité · question {turn}",
+        "related_badge": "~{number} passage lié, ce n'est pas une réponse · question {turn}",
+        "chars_of": "caractères {start}–{end} sur {total}",
+        "changed": "Le communiqué {doc_id} a changé depuis cette réponse (l'index a été reconstruit) : "
+                   "posez la question à nouveau.",
+        "changed_short": "Le communiqué {doc_id} a changé depuis cette réponse.",
+        "full_meta": "{total} caractères · source",
     },
     "en": {
         "untitled": UNTITLED,
@@ -51,6 +58,12 @@ LABELS = {
         "unsupported": "Sentences not supported by the cited passages:",
         "show": "Show this passage in the sources panel",
         "chars": "characters {start}–{end}",
+        "cited_badge": "[{number}] cited passage · question {turn}",
+        "related_badge": "~{number} related passage, not an answer · question {turn}",
+        "chars_of": "characters {start}–{end} of {total}",
+        "changed": "Release {doc_id} changed since this answer (the index was rebuilt): ask the question again.",
+        "changed_short": "Release {doc_id} changed since this answer.",
+        "full_meta": "{total} characters · source",
     },
 }
 
@@ -95,6 +108,7 @@ class SourceRef:
     start: int
     end: int
     text: str
+    lang: str = "en"  # the answer's language, which the panel's labels follow
 
     @property
     def key(self) -> str:
@@ -104,10 +118,11 @@ class SourceRef:
     def label(self) -> str:
         """Plain text for the picker (which escapes it): "[1] Title — 2025-01-15", "~1 Title — …" if related."""
         mark = f"[{self.number}]" if self.kind == "quote" else f"~{self.number}"
-        title = self.title or UNTITLED
+        words = labels(self.lang)
+        title = self.title or words["untitled"]
         if len(title) > LABEL_TITLE_CHARS:
             title = title[:LABEL_TITLE_CHARS].rstrip() + "…"
-        return f"{mark} {title} — {self.date or 'no date'}"
+        return f"{mark} {title} — {self.date or words['no_date']}"
 
 
 def parse_source_key(key: str | None) -> tuple[int, str, int] | None:
@@ -119,11 +134,11 @@ def parse_source_key(key: str | None) -> tuple[int, str, int] | None:
 def sources_of(answer: Answer, turn: int) -> list[SourceRef]:
     """The citations of an answer, or the related passages when it abstained."""
     if answer.citations:
-        return [SourceRef(turn, "quote", c.marker, c.doc_id, c.title, c.date, c.start, c.end, c.quote)
+        return [SourceRef(turn, "quote", c.marker, c.doc_id, c.title, c.date, c.start, c.end, c.quote, answer.lang)
                 for c in answer.citations]
     if answer.abstained:
         return [SourceRef(turn, "related", rank, p.chunk.doc_id, p.chunk.title, p.chunk.date, p.chunk.start,
-                          p.chunk.end, p.chunk.text)
+                          p.chunk.end, p.chunk.text, answer.lang)
                 for rank, p in enumerate(answer.passages[:MAX_RELATED], start=1)]
     return []
 
@@ -321,16 +336,17 @@ def source_matches(document: Document | None, source: SourceRef) -> bool:
 
 
 def _panel_header(document: Document, source: SourceRef) -> str:
+    words = labels(source.lang)
     if source.kind == "quote":
-        badge = f'<span class="rag-badge">[{source.number}] cited passage · question {source.turn}</span>'
+        badge = f'<span class="rag-badge">{escape_html(words["cited_badge"].format(number=source.number, turn=source.turn))}</span>'
     else:
-        badge = (f'<span class="rag-badge rag-badge-related">~{source.number} related passage, not an answer · '
-                 f'question {source.turn}</span>')
+        text = words["related_badge"].format(number=source.number, turn=source.turn)
+        badge = f'<span class="rag-badge rag-badge-related">{escape_html(text)}</span>'
+    span = words["chars_of"].format(start=source.start, end=source.end, total=len(document.text))
     return (f'<div class="rag-panel-head">{badge}'
-            f'<div class="rag-panel-title">{escape_html(document.title or UNTITLED)}</div>'
-            f'<div class="rag-panel-meta">{escape_html(document.date or "no date")} · '
-            f'<code>{escape_html(document.doc_id)}</code> · '
-            f'characters {source.start}–{source.end} of {len(document.text)}</div></div>')
+            f'<div class="rag-panel-title">{escape_html(document.title or words["untitled"])}</div>'
+            f'<div class="rag-panel-meta">{escape_html(document.date or words["no_date"])} · '
+            f'<code>{escape_html(document.doc_id)}</code> · {escape_html(span)}</div></div>')
 
 
 def render_source_panel(document: Document | None, source: SourceRef | None,
@@ -339,8 +355,7 @@ def render_source_panel(document: Document | None, source: SourceRef | None,
     if source is None:
         return render_panel_placeholder()
     if document is None or not source_matches(document, source):
-        return render_panel_placeholder(
-            f"Release {source.doc_id} changed since this answer (the index was rebuilt): ask the question again.")
+        return render_panel_placeholder(labels(source.lang)["changed"].format(doc_id=source.doc_id))
     lo, hi = context_window(document.text, source.start, source.end, radius)
     before = '<span class="rag-ellipsis">… </span>' if lo > 0 else ""
     after = '<span class="rag-ellipsis"> …</span>' if hi < len(document.text) else ""
@@ -352,11 +367,13 @@ def render_full_release(document: Document | None, source: SourceRef | None) -> 
     """The whole cleaned release the panel's passage comes from, with the same span highlighted."""
     if source is None or document is None:
         return '<div class="rag-full-empty">Pick a citation to read its release in full.</div>'
+    words = labels(source.lang)
     if not source_matches(document, source):
-        return f'<div class="rag-full-empty">Release {escape_html(source.doc_id)} changed since this answer.</div>'
-    return (f'<div class="rag-full"><div class="rag-panel-meta">{escape_html(document.title or UNTITLED)} · '
-            f'{escape_html(document.date or "no date")} · <code>{escape_html(document.doc_id)}</code> · '
-            f'{len(document.text)} characters · source <code>{escape_html(document.source)}</code></div>'
+        return f'<div class="rag-full-empty">{escape_html(words["changed_short"].format(doc_id=source.doc_id))}</div>'
+    return (f'<div class="rag-full"><div class="rag-panel-meta">{escape_html(document.title or words["untitled"])} · '
+            f'{escape_html(document.date or words["no_date"])} · <code>{escape_html(document.doc_id)}</code> · '
+            f'{escape_html(words["full_meta"].format(total=len(document.text)))} '
+            f'<code>{escape_html(document.source)}</code></div>'
             f'<div class="rag-full-text">{_highlighted(document.text, 0, len(document.text), source)}</div></div>')
 
 

@@ -90,8 +90,10 @@ def click_marker(page: Any, key: str) -> None:
     turn, _, number = key.split(":")
     page.locator(f"#rag-chat .rag-answer-text button.rag-marker[value='{key}']").first.click()
     page.wait_for_function(
-        """([n, t]) => (document.querySelector('#rag-source-panel .rag-badge')?.textContent || '')
-             .startsWith(`[${n}] cited passage · question ${t}`)""",
+        """([n, t]) => {
+             const badge = document.querySelector('#rag-source-panel .rag-badge')?.textContent || '';
+             return badge.startsWith(`[${n}] `) && badge.endsWith(` · question ${t}`);
+           }""",
         arg=[number, turn], timeout=10_000)
 
 
@@ -115,6 +117,7 @@ def test_french_question_cited_passage_is_highlighted_in_the_sources_panel(
     assert "Rutte" in page.locator("#rag-chat .rag-answer").last.inner_text()
     click_marker(page, "1:c:1")
     assert marked(page) == expected.citations[0].quote
+    assert page.locator("#rag-source-panel .rag-badge").inner_text() == "[1] passage cité · question 1"
     assert page.locator("#rag-source-panel .rag-panel-meta").inner_text().startswith(expected.citations[0].date or "")
     shoot(page, "chat-fr.png")
     if os.environ.get("RAG_SCREENSHOTS") == "1":

@@ -268,8 +268,27 @@ def test_panel_refuses_to_highlight_when_the_release_changed() -> None:
     source = quote_source(doc, "Une phrase citée.")
     changed = replace(doc, text="Un autre texte entièrement. Suite.")
     rendered = render.render_source_panel(changed, source)
-    assert "<mark" not in rendered and "ask the question again" in rendered
+    assert "<mark" not in rendered and "posez la question à nouveau" in rendered
     assert "<mark" not in render.render_source_panel(None, source)
+    english = render.render_source_panel(changed, replace(source, lang="en"))
+    assert "ask the question again" in english
+
+
+@pytest.mark.parametrize(("lang", "expected", "absent"), [
+    ("fr", ["[1] passage cité · question 1", "(communiqué sans titre)", "sans date", "caractères 0–17 sur"],
+     ["cited passage", "untitled release"]),
+    ("en", ["[1] cited passage · question 1", "(untitled release)", "no date", "characters 0–17 of"],
+     ["passage cité", "sans titre"]),
+])
+def test_sources_panel_and_picker_speak_the_answer_language(lang: str, expected: list[str],
+                                                            absent: list[str]) -> None:
+    doc = replace(make_doc("Une phrase citée. Suite."), title=None, date=None)
+    source = replace(quote_source(doc, "Une phrase citée."), lang=lang)
+    shown = render.render_source_panel(doc, source) + render.render_full_release(doc, source) + source.label
+    for words in expected:
+        assert render.escape_html(words) in shown or words in shown
+    for words in absent:
+        assert words not in shown
 
 
 def test_related_passage_is_highlighted_as_related() -> None:
