@@ -75,8 +75,11 @@ SENTENCE_FEATURES = (
 )
 ABSTAIN_FEATURES = (
     "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
-    "keywords_in_doc", "cross_lingual", "lexical_agreement",
+    "keywords_in_doc", "cross_lingual", "lexical_agreement", "entity_in_top_releases",
 )
+# How many of the first retrieved passages' releases count for "entity_in_top_releases": a question that
+# compares two meetings names things that no single release holds.
+TOP_RELEASE_PASSAGES = 3
 
 
 def _default_sentence_weights() -> dict[str, float]:
@@ -143,7 +146,7 @@ def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidenc
 
 
 def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool,
-                        lexical_agreement: bool) -> dict[str, float]:
+                        lexical_agreement: bool, entity_in_top_releases: float) -> dict[str, float]:
     best = ranked[0]
     runner_up = next((e.score for e in ranked[1:] if e.sentence.doc_id != best.sentence.doc_id
                       or abs(e.sentence.sentence_id - best.sentence.sentence_id) > 1), best.score - 1.0)
@@ -158,6 +161,7 @@ def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool,
         "keywords_in_doc": best.feature("keywords_in_doc"),
         "cross_lingual": float(cross_lingual),
         "lexical_agreement": float(lexical_agreement),
+        "entity_in_top_releases": entity_in_top_releases,
     }
 
 
@@ -333,6 +337,8 @@ class ExtractiveAnswerer:
         features = abstention_features(
             ranked, cross_lingual=lang != self.stored.documents[best_chunk.doc_id].lang,
             lexical_agreement=best_passage.lexical_rank is not None and best_passage.lexical_rank <= 3,
+            entity_in_top_releases=self.entity_coverage(
+                question, [p.chunk.doc_id for p in passages[:TOP_RELEASE_PASSAGES]]),
         )
         probability = self.answerable_probability(features)
         if probability < self.params.abstain_threshold:

@@ -20,6 +20,7 @@ from rag.extractive import (
     AnswerParams,
     Evidence,
     ExtractiveAnswerer,
+    abstention_features,
     prefer_typed_near_tie,
 )
 from rag.indexing import build_index
@@ -396,3 +397,23 @@ def test_an_update_stamp_answers_only_a_question_about_updates(stored: StoredInd
     assert any(text.startswith("Mis à jour le") for text in updated)
     other = _candidate_texts(stored, "Quand la réunion s'est-elle tenue ?")
     assert other and not any(text.startswith("Mis à jour le") for text in other)
+
+
+@pytest.mark.parametrize("question", [
+    "Qui a pris la parole aux réunions de novembre 2022 et de novembre 2024 ?",
+    "Who spoke at both the November 2022 and the November 2024 meetings?",
+])
+def test_a_question_on_two_meetings_is_covered_by_the_top_releases_together(stored: StoredIndex,
+                                                                            question: str) -> None:
+    answerer = ExtractiveAnswerer(stored)
+    nov_2024 = next(d for d in stored.documents if d.startswith("000"))
+    nov_2022 = next(d for d in stored.documents if d.startswith("001"))
+    assert answerer.entity_coverage(question, [nov_2024]) == 0.5
+    assert answerer.entity_coverage(question, [nov_2024, nov_2022]) == 1.0
+
+
+def test_abstention_features_carry_the_coverage_of_the_top_releases(stored: StoredIndex) -> None:
+    ranked = [_evidence(stored, 0, 9.3, True), _evidence(stored, 5, 9.1, True)]
+    features = abstention_features(ranked, cross_lingual=False, lexical_agreement=True, entity_in_top_releases=0.5)
+    assert set(features) == set(ABSTAIN_FEATURES)
+    assert features["entity_in_top_releases"] == 0.5 and features["lexical_agreement"] == 1.0
