@@ -38,6 +38,14 @@ _MONTH_ENTITY = re.compile(
     r"décembre|decembre)|January|February|March|April|May|June|July|August|September|October|November|December)"
     r"(?:\s+(?:19|20)\d\d)?\b"
 )
+# What a question sets aside ("(et non celle de 2024)", "as opposed to the 2022 one") names nothing it asks about.
+_EXCLUDED_PART = re.compile(
+    r"\(\s*(?:et\s+|mais\s+)?(?:non|pas)\b[^)]*\)|,\s*(?:et|mais)\s+(?:non|pas)\s+[^,?;]*|"
+    r"\(\s*(?:and\s+)?not\b[^)]*\)|,\s*(?:and\s+)?not\s+(?:the|that|in|at|during)\b[^,?;]*|"
+    r",?\s*\b(?:as opposed to|rather than|instead of|plutôt que|au lieu de)\b[^,?;]*",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
 _QUESTION_OPENERS = {
     "qui", "que", "quel", "quelle", "quels", "quelles", "quand", "combien", "comment", "pourquoi", "où", "est",
     "who", "what", "when", "where", "which", "why", "how", "did", "does", "do", "was", "were", "is", "are",
@@ -71,7 +79,7 @@ _MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
 SENTENCE_FEATURES = (
     "cosine", "chunk_cosine", "first_stage", "overlap_same_lang", "overlap_cross_lang", "overlap_all",
     "type_match", "type_miss", "entity_in_sentence", "entity_in_doc", "lead_sentence", "title_line", "log_length",
-    "keywords_in_doc",
+    "keywords_in_doc", "release_date_match",
 )
 ABSTAIN_FEATURES = (
     "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
@@ -84,7 +92,7 @@ TOP_RELEASE_PASSAGES = 3
 
 def _default_sentence_weights() -> dict[str, float]:
     return {"cosine": 10.0, "overlap_same_lang": 1.5, "type_match": 0.4, "type_miss": -0.4, "first_stage": 0.3,
-            "keywords_in_doc": 0.5}
+            "keywords_in_doc": 0.5, "release_date_match": 0.4}
 
 
 def _default_abstain_weights() -> dict[str, float]:
@@ -209,7 +217,7 @@ class ExtractiveAnswerer:
     @staticmethod
     def entities(question: str) -> list[str]:
         """Names, acronyms and numbers of the question (capitalised words past its first word, digits)."""
-        text = question.strip()
+        text = _EXCLUDED_PART.sub(lambda m: " " * len(m.group(0)), question.strip())
         found = [(m.start(), m.group(0)) for m in _MONTH_ENTITY.finditer(text)]
         # Blank the months out (keeping offsets) so that their year is not counted a second time.
         masked = _MONTH_ENTITY.sub(lambda m: " " * len(m.group(0)), text)
@@ -218,6 +226,23 @@ class ExtractiveAnswerer:
             if word.casefold() not in _QUESTION_OPENERS:
                 found.append((match.start(), word))
         return [word for _, word in sorted(found)]
+
+    @staticmethod
+    def release_date_match(names: Sequence[str], iso_date: str | None) -> float:
+        """Share of the question's years and months that are the release's own date (0 when it names none):
+        "the November 2024 meeting" points at the release dated November 2024."""
+        when = [_fold(n) for n in names if _YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n)]
+        if not when or not iso_date:
+            return 0.0
+        year, month = iso_date[:4], int(iso_date[5:7])
+        month_names = {_fold(list(_MONTH_ALIASES.values())[month - 1]), list(_MONTH_ALIASES)[month - 1]}
+        matched = 0
+        for name in when:
+            parts = name.split()
+            month_ok = parts[0] in month_names if not _YEAR.fullmatch(parts[0]) else True
+            year_ok = parts[-1] == year if _YEAR.fullmatch(parts[-1]) else True
+            matched += month_ok and year_ok
+        return matched / len(when)
 
     @staticmethod
     def _entity_patterns(names: Sequence[str]) -> list[list[re.Pattern[str]]]:
@@ -273,7 +298,8 @@ class ExtractiveAnswerer:
             return []
         cosines = self.stored.sentence_vectors[rows] @ query_vector
         chunk_cosines = self.stored.chunk_vectors[[home_chunk[r] for r in rows]] @ query_vector
-        patterns = self._entity_patterns(self.entities(question))
+        names = self.entities(question)
+        patterns = self._entity_patterns(names)
         per_doc: dict[str, tuple[set[str], set[str], float, bool, float]] = {}
         matrix = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
         for i, row in enumerate(rows):
@@ -288,8 +314,8 @@ class ExtractiveAnswerer:
                                 if all_keywords and same_lang else 1.0)
                 per_doc[doc.doc_id] = (all_keywords, specific,
                                        self._coverage(patterns, self._folded_docs[doc.doc_id]), same_lang,
-                                       in_doc_words)
-            all_keywords, specific, in_doc, same_lang, in_doc_words = per_doc[doc.doc_id]
+                                       in_doc_words, self.release_date_match(names, doc.date))
+            all_keywords, specific, in_doc, same_lang, in_doc_words, date_match = per_doc[doc.doc_id]
             stems = self._sentence_stems[row]
             overlap = len(specific & stems) / len(specific) if specific else 0.0
             type_ok = holds_answer_type(sentence.text, kind)
@@ -300,7 +326,7 @@ class ExtractiveAnswerer:
                 float(kind is not None and type_ok), float(kind is not None and not type_ok),
                 self._coverage(patterns, self._folded_sentences[row]), in_doc,
                 float(self._first_sentence.get(sentence.doc_id) == row), float(sentence.text == doc.title),
-                math.log1p(len(sentence.text)) / 6.0, in_doc_words,
+                math.log1p(len(sentence.text)) / 6.0, in_doc_words, date_match,
             )
         scores = matrix @ self._weights
         ranked = [

@@ -417,3 +417,31 @@ def test_abstention_features_carry_the_coverage_of_the_top_releases(stored: Stor
     features = abstention_features(ranked, cross_lingual=False, lexical_agreement=True, entity_in_top_releases=0.5)
     assert set(features) == set(ABSTAIN_FEATURES)
     assert features["entity_in_top_releases"] == 0.5 and features["lexical_agreement"] == 1.0
+
+
+# --- which meeting the question means ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Lors de la réunion de 2022 (et non celle de 2024), qui dirigeait la Division ?", ["2022", "Division"]),
+    ("Qui présidait en 2022, et non en 2024 ?", ["2022"]),
+    ("Who chaired the 2024 meeting, as opposed to the 2022 one?", ["2024"]),
+    ("Who chaired the 2024 meeting (not the 2022 one)?", ["2024"]),
+    ("Which partners did not attend in 2024?", ["2024"]),
+])
+def test_what_a_question_sets_aside_is_not_one_of_its_entities(question: str, expected: list[str]) -> None:
+    assert ExtractiveAnswerer.entities(question) == expected
+
+
+@pytest.mark.parametrize(("names", "iso", "expected"), [
+    (["novembre 2024"], "2024-11-20", 1.0),
+    (["November 2024"], "2024-11-20", 1.0),
+    (["novembre 2024"], "2022-11-09", 0.0),
+    (["2022"], "2022-11-09", 1.0),
+    (["janvier"], "2025-01-15", 1.0),
+    (["2022", "2024"], "2024-11-20", 0.5),
+    (["NATO", "Rutte"], "2024-11-20", 0.0),
+    (["2024"], None, 0.0),
+])
+def test_release_date_match_counts_the_question_dates_that_are_the_release_date(
+        names: list[str], iso: str | None, expected: float) -> None:
+    assert ExtractiveAnswerer.release_date_match(names, iso) == expected
