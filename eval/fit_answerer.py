@@ -28,7 +28,7 @@ from .metrics import QAItem
 from .run import load_items
 from .validate import contains_answer
 
-MAX_FALSE_ABSTAIN = 0.08
+MAX_FALSE_ABSTAIN = 0.05
 
 
 def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyped-def]
@@ -46,7 +46,8 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
         chunk_ids = [assistant.stored.chunks[e.chunk_row].chunk_id for e in evidences]
         doc_langs = [assistant.stored.documents[e.sentence.doc_id].lang for e in evidences]
         top_entities = answerer.entity_coverage(search_text, [p.chunk.doc_id for p in candidates[:TOP_RELEASE_PASSAGES]])
-        rows.append((item, evidences, labels, lang, lexical, chunk_ids, doc_langs, top_entities))
+        rows.append((item, evidences, labels, lang, lexical, chunk_ids, doc_langs, top_entities,
+                     answerer.names_dates(search_text)))
     return rows
 
 
@@ -59,13 +60,13 @@ def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: flo
 
 
 def abstain_row(row, weights: np.ndarray, type_tie_margin: float) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
-    item, evidences, labels, lang, lexical, chunk_ids, doc_langs, top_entities = row
+    item, evidences, labels, lang, lexical, chunk_ids, doc_langs, top_entities, names_dates = row
     ranked = rescore(evidences, weights, type_tie_margin)
     best_index = ranked[0][0]
     lexical_rank = lexical.get(chunk_ids[best_index])
     features = abstention_features([e for _, e in ranked], cross_lingual=lang != doc_langs[best_index],
                                    lexical_agreement=lexical_rank is not None and lexical_rank <= 3,
-                                   entity_in_top_releases=top_entities)
+                                   entity_in_top_releases=top_entities, names_dates=names_dates)
     return np.array([features[n] for n in ABSTAIN_FEATURES]), bool(labels[best_index])
 
 

@@ -83,7 +83,7 @@ SENTENCE_FEATURES = (
 )
 ABSTAIN_FEATURES = (
     "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
-    "keywords_in_doc", "cross_lingual", "lexical_agreement", "entity_in_top_releases",
+    "keywords_in_doc", "cross_lingual", "lexical_agreement", "entity_in_top_releases", "date_mismatch",
 )
 # How many of the first retrieved passages' releases count for "entity_in_top_releases": a question that
 # compares two meetings names things that no single release holds.
@@ -153,8 +153,9 @@ def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidenc
     return ranked
 
 
-def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool,
-                        lexical_agreement: bool, entity_in_top_releases: float) -> dict[str, float]:
+def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical_agreement: bool,
+                        entity_in_top_releases: float, names_dates: bool) -> dict[str, float]:
+    """What the abstention rule weighs; `names_dates` says whether the question names a year or a month."""
     best = ranked[0]
     runner_up = next((e.score for e in ranked[1:] if e.sentence.doc_id != best.sentence.doc_id
                       or abs(e.sentence.sentence_id - best.sentence.sentence_id) > 1), best.score - 1.0)
@@ -170,6 +171,8 @@ def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool,
         "cross_lingual": float(cross_lingual),
         "lexical_agreement": float(lexical_agreement),
         "entity_in_top_releases": entity_in_top_releases,
+        # The question names when, and the best sentence's release is dated at none of those times.
+        "date_mismatch": float(names_dates and best.feature("release_date_match") == 0),
     }
 
 
@@ -226,6 +229,10 @@ class ExtractiveAnswerer:
             if word.casefold() not in _QUESTION_OPENERS:
                 found.append((match.start(), word))
         return [word for _, word in sorted(found)]
+
+    @classmethod
+    def names_dates(cls, question: str) -> bool:
+        return any(_YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n) for n in cls.entities(question))
 
     @staticmethod
     def release_date_match(names: Sequence[str], iso_date: str | None) -> float:
@@ -365,6 +372,7 @@ class ExtractiveAnswerer:
             lexical_agreement=best_passage.lexical_rank is not None and best_passage.lexical_rank <= 3,
             entity_in_top_releases=self.entity_coverage(
                 question, [p.chunk.doc_id for p in passages[:TOP_RELEASE_PASSAGES]]),
+            names_dates=self.names_dates(question),
         )
         probability = self.answerable_probability(features)
         if probability < self.params.abstain_threshold:

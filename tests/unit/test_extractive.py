@@ -414,7 +414,8 @@ def test_a_question_on_two_meetings_is_covered_by_the_top_releases_together(stor
 
 def test_abstention_features_carry_the_coverage_of_the_top_releases(stored: StoredIndex) -> None:
     ranked = [_evidence(stored, 0, 9.3, True), _evidence(stored, 5, 9.1, True)]
-    features = abstention_features(ranked, cross_lingual=False, lexical_agreement=True, entity_in_top_releases=0.5)
+    features = abstention_features(ranked, cross_lingual=False, lexical_agreement=True, entity_in_top_releases=0.5,
+                                   names_dates=False)
     assert set(features) == set(ABSTAIN_FEATURES)
     assert features["entity_in_top_releases"] == 0.5 and features["lexical_agreement"] == 1.0
 
@@ -445,3 +446,29 @@ def test_what_a_question_sets_aside_is_not_one_of_its_entities(question: str, ex
 def test_release_date_match_counts_the_question_dates_that_are_the_release_date(
         names: list[str], iso: str | None, expected: float) -> None:
     assert ExtractiveAnswerer.release_date_match(names, iso) == expected
+
+
+@pytest.mark.parametrize(("names_dates", "date_match", "mismatch"), [
+    (True, 0.0, 1.0),   # "the 2023 meeting", and the best release is dated 2024
+    (True, 1.0, 0.0),   # the best release is dated when the question says
+    (False, 0.0, 0.0),  # the question names no date: nothing to contradict
+])
+def test_a_question_dated_elsewhere_than_the_best_release_is_a_mismatch(
+        stored: StoredIndex, names_dates: bool, date_match: float, mismatch: float) -> None:
+    best = _evidence(stored, 0, 9.3, True)
+    features = best.features.copy()
+    features[SENTENCE_FEATURES.index("release_date_match")] = date_match
+    ranked = [replace(best, features=features), _evidence(stored, 5, 9.1, True)]
+    result = abstention_features(ranked, cross_lingual=False, lexical_agreement=False, entity_in_top_releases=1.0,
+                                 names_dates=names_dates)
+    assert result["date_mismatch"] == mismatch
+
+
+@pytest.mark.parametrize(("question", "names_dates"), [
+    ("Qu'a décidé la réunion de février 2024 ?", True),
+    ("What was discussed at the 2023 meeting?", True),
+    ("Qui a ouvert la réunion ?", False),
+    ("How many partners attended, 26?", False),
+])
+def test_a_question_names_dates_when_it_names_a_year_or_a_month(question: str, names_dates: bool) -> None:
+    assert ExtractiveAnswerer.names_dates(question) is names_dates
