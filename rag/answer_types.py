@@ -13,8 +13,9 @@ _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commanda
 _EN_ROLES = r"general|admiral|official|person|officer|leader|commander|representative|counterpart|speaker|director"
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
-    ("frequency", re.compile(r"\bà quelle fréquence\b|\btous les combien\b|\bhow (?:often|frequently)\b|"
-                             r"\bat what (?:frequency|interval)\b", re.I)),
+    ("frequency", re.compile(r"\bà quelle (?:fréquence|périodicité)\b|\btous les combien\b|\bcombien de fois\b|"
+                             r"\bquelle est (?:la )?(?:fréquence|périodicité)\b|\bhow (?:often|frequently|many times)\b|"
+                             r"\bat what (?:frequency|interval)\b|\bwhat is the frequency\b", re.I)),
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
                           r"\bwhat number\b|\bnumber of\b|\bquel(?:le)? (?:pourcentage|montant|budget|coût|somme)\b|"
                           r"\bwhat (?:percentage|amount|budget|cost|sum)\b|\bhow much (?:money|funding)\b", re.I)),
@@ -84,8 +85,11 @@ def _has_person(sentence: str) -> bool:
 _FREQUENCY = re.compile(rf"\b(?:{_NUMBER_WORDS}|\d+)\s+fois\b|\b(?:{_NUMBER_WORDS}|\d+)\s+times\b", re.IGNORECASE)
 
 
+# A repetition needs a unit of time: "tous les participants" and "every participant" are not frequencies.
+_TIME_UNIT = r"(?:ans?|années?|mois|semaines?|jours?|trimestres?|years?|months?|weeks?|days?|quarters?)"
 _HAS_FREQUENCY_WORD = re.compile(
-    r"\b(?:chaque|tous les|toutes les|every|par (?:an|mois|semaine|jour)|a (?:year|month|week|day)|per (?:year|month)|"
+    rf"\b(?:(?:chaque|tous les|toutes les|every)\s+(?:\w+\s+)?{_TIME_UNIT}|par (?:an|mois|semaine|jour)|"
+    r"(?:once|twice) a (?:year|month|week|day)|per (?:year|month|week)|"
     r"annuel\w*|semestriel\w*|biannuel\w*|trimestriel\w*|mensuel\w*|hebdomadaire\w*|quotidien\w*|"
     r"annual\w*|bi-annual\w*|biannual\w*|quarterly|monthly|weekly|daily)\b",
     re.I,

@@ -201,6 +201,8 @@ def _extend_edge_chrome(lines: list[str], reasons: list[str | None]) -> None:
 def _title_of(cleaned: str) -> str | None:
     """The first line if it reads as a heading: short, not a sentence ending in a full stop."""
     first = next((line.strip() for line in cleaned.split("\n") if line.strip()), "")
+    if is_update_stamp(first):
+        return None
     if not first or len(first) > 200 or first.endswith((".", ":", ";", "»", "?")):
         return None
     if len(first.split()) < 3:

@@ -68,7 +68,7 @@ class SentenceTransformerEmbedder:
         if self.backend != "torch":
             try:
                 self._onnx = OnnxEncoder(Path(location), int8=self.backend == "onnx-int8")
-            except ModelError as exc:
+            except Exception as exc:  # noqa: BLE001 - under "auto" any failure of the faster route falls back
                 if config.embed_backend != "auto":
                     raise
                 log.warning("cannot use the ONNX runtime, embedding with torch instead (same vectors): %s", exc)

@@ -36,13 +36,14 @@ _ENTITY = re.compile(r"\b\d[\d\s.,]*\d\b|\b\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Ý][\
 _MONTH_ENTITY = re.compile(
     r"\b(?:(?i:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
     r"décembre|decembre)|January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"(?:\s+(?:19|20)\d\d)?\b"
+    r"(?:(?:\s+\d{1,2},)?\s+(?:19|20)\d\d)?\b"
 )
 # What a question sets aside ("(et non celle de 2024)", "as opposed to the 2022 one") names nothing it asks about.
 _EXCLUDED_PART = re.compile(
-    r"\(\s*(?:et\s+|mais\s+)?(?:non|pas)\b[^)]*\)|,\s*(?:et|mais)\s+(?:non|pas)\s+[^,?;]*|"
-    r"\(\s*(?:and\s+)?not\b[^)]*\)|,\s*(?:and\s+)?not\s+(?:the|that|in|at|during)\b[^,?;]*|"
-    r",?\s*\b(?:as opposed to|rather than|instead of|plutôt que|au lieu de)\b[^,?;]*",
+    r"\(\s*(?:et\s+|mais\s+)?(?:non|pas)\b(?!\s+(?:seulement|uniquement|membres?))[^)]*\)|"
+    r",\s*(?:et|mais)\s+(?:non|pas)\s+(?!seulement|uniquement)[^,?;]*|"
+    r"\(\s*(?:and\s+)?not\b(?!\s+(?:only|just|members?))[^)]*\)|,\s*(?:and\s+)?not\s+(?:the|that|in|at|during)\b[^,?;]*|"
+    r",?\s*\b(?:as opposed to|rather than|instead of|plutôt qu[e'’]|au lieu de)[^,?;]*",
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -74,6 +75,7 @@ def _fold(text: str) -> str:
 
 
 _MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
+_AMBIGUOUS_MONTHS = {"may", "march"}
 
 
 SENTENCE_FEATURES = (
@@ -256,10 +258,14 @@ class ExtractiveAnswerer:
         patterns = []
         for name in names:
             folded = _fold(name)
-            month_year = re.fullmatch(r"([a-z]+)(?:\s+(\d{4}))?", folded) if _MONTH_ENTITY.fullmatch(name) else None
+            month_year = (re.fullmatch(r"([a-z]+)(?:(?:\s+\d{1,2},)?\s+(\d{4}))?", folded)
+                          if _MONTH_ENTITY.fullmatch(name) else None)
             if month_year:
                 month, year = month_year.groups()
                 months = {month, _fold(_MONTH_ALIASES.get(month, month)), _MONTH_NAMES_BY_FRENCH.get(month, month)}
+                if not year:
+                    # Alone, "may" and "march" are also common English words: keep the question's own form.
+                    months = {m for m in months if m not in _AMBIGUOUS_MONTHS} | {month}
                 # "juin 2024" also matches "20 juin 2024" and "June 20, 2024".
                 tail = rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
                 patterns.append([re.compile(rf"\b{m}{tail}") for m in months])

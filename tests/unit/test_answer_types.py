@@ -29,6 +29,9 @@ from rag.answer_types import asks_about_update, expected_answer_type, holds_answ
         ("Which senior official chaired the session?", "person"),
         ("À quelle fréquence la réunion a-t-elle lieu ?", "frequency"),
         ("How often do the partners meet?", "frequency"),
+        ("Combien de fois par an se tient la réunion ?", "frequency"),
+        ("How many times a year do they meet?", "frequency"),
+        ("Quelle est la fréquence de ces réunions ?", "frequency"),
         ("Qui a ouvert la réunion des chefs d'état-major de janvier 2025 ?", "person"),
         ("Who opened the bi-annual meeting with partners?", "person"),
         ("Par qui la réunion a-t-elle été présidée ?", "person"),
@@ -184,3 +187,13 @@ def test_a_time_of_day_is_not_a_count() -> None:
 ])
 def test_questions_about_an_update_are_recognised(question: str, about_update: bool) -> None:
     assert asks_about_update(question) is about_update
+
+
+@pytest.mark.parametrize("sentence", [
+    "Tous les participants ont pris la parole.",
+    "Every participant spoke about resilience.",
+    "The session is held a day after the summit.",
+    "Chaque partenaire a présenté ses priorités.",
+])
+def test_every_or_tous_les_without_a_unit_of_time_is_not_a_frequency(sentence: str) -> None:
+    assert not holds_answer_type(sentence, "frequency")

@@ -287,3 +287,9 @@ def test_an_update_stamp_is_recognised_and_a_sentence_mentioning_an_update_is_no
     assert is_update_stamp("Mis à jour le: 22 Nov. 2024 15:48")
     assert is_update_stamp("Last updated: November 22, 2024")
     assert not is_update_stamp("Le concept stratégique a été mis à jour le 29 juin 2022 à Madrid.")
+
+
+def test_an_update_stamp_on_the_first_line_is_not_the_title() -> None:
+    cleaned = clean_release("  • Mis à jour le: 22 Nov. 2024 15:48\n\nLes partenaires se sont réunis à Bruxelles.\n")
+    assert cleaned.title is None
+    assert "Mis à jour le: 22 Nov. 2024 15:48" in cleaned.text

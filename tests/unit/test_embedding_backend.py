@@ -35,10 +35,12 @@ class _FakeTorchModel:
         return 384
 
 
-@pytest.fixture
-def onnx_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=[ModelError("the ONNX backend needs onnxruntime and onnx"),
+                        RuntimeError("onnxruntime: [ONNXRuntimeError] INVALID_PROTOBUF"),
+                        ImportError("libonnxruntime.so: cannot open shared object file")])
+def onnx_fails(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     def fail(*args: object, **kwargs: object) -> None:
-        raise ModelError("the ONNX backend needs onnxruntime and onnx")
+        raise request.param
 
     monkeypatch.setattr(embedding, "preferred_backend", lambda config: config.embed_backend.replace("auto", "onnx"))
     monkeypatch.setattr(embedding, "resolve_model_path", lambda config: ("/models/e5", "e5@test"))
@@ -54,5 +56,5 @@ def test_auto_falls_back_to_torch_when_onnx_cannot_run() -> None:
 
 @pytest.mark.usefixtures("onnx_fails")
 def test_an_explicit_onnx_backend_that_cannot_run_is_an_error() -> None:
-    with pytest.raises(ModelError, match="onnxruntime"):
+    with pytest.raises((ModelError, RuntimeError, ImportError), match="onnxruntime"):
         SentenceTransformerEmbedder(load_config(env={}, embed_backend="onnx"))

@@ -428,6 +428,9 @@ def test_abstention_features_carry_the_coverage_of_the_top_releases(stored: Stor
     ("Who chaired the 2024 meeting, as opposed to the 2022 one?", ["2024"]),
     ("Who chaired the 2024 meeting (not the 2022 one)?", ["2024"]),
     ("Which partners did not attend in 2024?", ["2024"]),
+    ("Qui était présent en 2024, et pas seulement l'Ukraine ?", ["2024", "Ukraine"]),
+    ("Which countries (not only NATO members) attended in 2024?", ["NATO", "2024"]),
+    ("What happened on June 20, 2024?", ["June 20, 2024"]),
 ])
 def test_what_a_question_sets_aside_is_not_one_of_its_entities(question: str, expected: list[str]) -> None:
     assert ExtractiveAnswerer.entities(question) == expected
@@ -442,6 +445,8 @@ def test_what_a_question_sets_aside_is_not_one_of_its_entities(question: str, ex
     (["2022", "2024"], "2024-11-20", 0.5),
     (["NATO", "Rutte"], "2024-11-20", 0.0),
     (["2024"], None, 0.0),
+    (["June 20, 2024"], "2024-06-20", 1.0),
+    (["June 20, 2024"], "2023-06-20", 0.0),
 ])
 def test_release_date_match_counts_the_question_dates_that_are_the_release_date(
         names: list[str], iso: str | None, expected: float) -> None:
@@ -472,3 +477,13 @@ def test_a_question_dated_elsewhere_than_the_best_release_is_a_mismatch(
 ])
 def test_a_question_names_dates_when_it_names_a_year_or_a_month(question: str, names_dates: bool) -> None:
     assert ExtractiveAnswerer.names_dates(question) is names_dates
+
+
+def test_a_french_month_alone_is_not_matched_by_an_english_word_it_resembles() -> None:
+    # "mai" must not be satisfied by the modal verb "may" of an English release, nor "mars" by "march".
+    for question, text in (("Qu'a-t-on décidé en mai ?", "nato may decide later"),
+                           ("Que s'est-il passé en mars ?", "the march of the troops")):
+        patterns = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities(question))
+        assert ExtractiveAnswerer._coverage(patterns, text) == 0.0
+    with_year = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities("Qu'a-t-on décidé en mai 2024 ?"))
+    assert ExtractiveAnswerer._coverage(with_year, "in may 2024 nato decided") == 1.0
