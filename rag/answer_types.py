@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-AnswerType = Literal["frequency", "number", "date", "person", "place"]
+AnswerType = Literal["frequency", "amount", "number", "date", "person", "place"]
 
 # Words that name a person by their role: "quel haut responsable", "which commander".
 _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commandant|représentant|représentante|"
@@ -16,9 +16,13 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("frequency", re.compile(r"\bà quelle (?:fréquence|périodicité)\b|\btous les combien\b|\bcombien de fois\b|"
                              r"\bquelle est (?:la )?(?:fréquence|périodicité)\b|\bhow (?:often|frequently|many times)\b|"
                              r"\bat what (?:frequency|interval)\b|\bwhat is the frequency\b", re.I)),
+    # Money and shares: a count ("trente-deux chefs") does not answer "quel budget ?".
+    ("amount", re.compile(r"\bquel(?:le)? (?:est (?:le|la) )?(?:pourcentage|montant|budget|coût|somme|part du pib)\b|"
+                          r"\bcombien (?:d['’]argent|coûte|a coûté|d['’]euros|de dollars)\b|\bà combien s['’]élève\b|"
+                          r"\bwhat (?:percentage|share|amount|budget|cost|sum)\b|\bhow much (?:money|funding|did|does|will)\b|"
+                          r"\bhow much (?:\w+ )?(?:cost|spend|spent|funding)\b", re.I)),
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
-                          r"\bwhat number\b|\bnumber of\b|\bquel(?:le)? (?:pourcentage|montant|budget|coût|somme)\b|"
-                          r"\bwhat (?:percentage|amount|budget|cost|sum)\b|\bhow much (?:money|funding)\b", re.I)),
+                          r"\bwhat number\b|\bnumber of\b", re.I)),
     ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)?s? (?:jours?|dates?|années?|mois)\b|\bà quelle date\b|"
                         r"\b(?:what|which) (?:days?|dates?|years?|months?|time)\b|\ben quelle année\b|"
                         r"\bdepuis combien de temps\b|\bsince when\b", re.I)),
@@ -96,6 +100,12 @@ _HAS_FREQUENCY_WORD = re.compile(
 )
 
 
+_HAS_AMOUNT = re.compile(
+    r"[€$£%]|\b(?:euros?|dollars?|livres? sterling|pounds?|pour ?cent|percent|per cent|"
+    r"millions? d['’]euros|milliards?|billions?|PIB|GDP)\b", re.I
+)
+
+
 def _has_number(sentence: str) -> bool:
     """A count or an amount: dates, times of day and frequencies ("deux fois par an") are not counts."""
     return bool(_HAS_NUMBER.search(_FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))))
@@ -130,6 +140,8 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return _has_person(sentence)
     if kind == "number":
         return _has_number(sentence)
+    if kind == "amount":
+        return bool(_HAS_AMOUNT.search(sentence))
     if kind == "frequency":
         return bool(_FREQUENCY.search(sentence) or _HAS_FREQUENCY_WORD.search(sentence))
     pattern = _HAS_DATE if kind == "date" else _HAS_PLACE

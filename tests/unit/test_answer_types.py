@@ -12,9 +12,12 @@ from rag.answer_types import asks_about_update, expected_answer_type, holds_answ
     [
         ("Combien de pays partenaires ont participé à la réunion de novembre 2024 ?", "number"),
         ("How many partner countries attended the November 2024 meeting?", "number"),
-        ("Quel budget l'OTAN consacre-t-elle à la défense ?", "number"),
+        ("Quel budget l'OTAN consacre-t-elle à la défense ?", "amount"),
         ("Quel est le nombre de chefs d'état-major présents ?", "number"),
-        ("What percentage of GDP should be spent on defence?", "number"),
+        ("What percentage of GDP should be spent on defence?", "amount"),
+        ("How much funding did the Alliance commit?", "amount"),
+        ("Combien d'argent l'OTAN a-t-elle consacré au programme ?", "amount"),
+        ("How much does the programme cost?", "amount"),
         ("Quand s'est tenue la réunion virtuelle des chefs d'état-major ?", "date"),
         ("When did the Military Committee meet in Brussels?", "date"),
         ("En quelle année le nouveau concept stratégique a-t-il été adopté ?", "date"),
@@ -197,3 +200,14 @@ def test_questions_about_an_update_are_recognised(question: str, about_update: b
 ])
 def test_every_or_tous_les_without_a_unit_of_time_is_not_a_frequency(sentence: str) -> None:
     assert not holds_answer_type(sentence, "frequency")
+
+
+@pytest.mark.parametrize(("sentence", "holds"), [
+    ("Les Alliés consacreront 2 % de leur PIB à la défense.", True),
+    ("NATO committed 40 billion euros to the programme.", True),
+    ("Le programme est doté de 500 millions d'euros.", True),
+    ("Les trente-deux chefs d'état-major ont rencontré vingt-sept partenaires.", False),
+    ("The 26 partners discussed resilience.", False),
+])
+def test_an_amount_is_money_or_a_share_not_a_count(sentence: str, holds: bool) -> None:
+    assert holds_answer_type(sentence, "amount") is holds
