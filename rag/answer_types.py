@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-AnswerType = Literal["frequency", "amount", "number", "date", "person", "place"]
+AnswerType = Literal["frequency", "duration", "amount", "number", "date", "person", "place"]
 
 # Words that name a person by their role: "quel haut responsable", "which commander".
 _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commandant|représentant|représentante|"
@@ -16,6 +16,8 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("frequency", re.compile(r"\bà quelle (?:fréquence|périodicité)\b|\btous les combien\b|\bcombien de fois\b|"
                              r"\bquelle est (?:la )?(?:fréquence|périodicité)\b|\bhow (?:often|frequently|many times)\b|"
                              r"\bat what (?:frequency|interval)\b|\bwhat is the frequency\b", re.I)),
+    ("duration", re.compile(r"\bcombien de temps\b|\bquelle (?:a été |est |était )?(?:la )?durée\b|"
+                            r"\b(?:for )?how long\b|\bwhat (?:was|is) the duration\b", re.I)),
     # Money and shares: a count ("trente-deux chefs") does not answer "quel budget ?".
     ("amount", re.compile(r"\bquel(?:le)? (?:est (?:le|la) )?(?:pourcentage|montant|budget|coût|somme|part du pib)\b|"
                           r"\bcombien (?:d['’]argent|coûte|a coûté|d['’]euros|de dollars)\b|\bà combien s['’]élève\b|"
@@ -25,7 +27,7 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
                           r"\bwhat number\b|\bnumber of\b", re.I)),
     ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)?s? (?:jours?|dates?|années?|mois)\b|\bà quelle date\b|"
                         r"\b(?:what|which) (?:days?|dates?|years?|months?|time)\b|\ben quelle année\b|"
-                        r"\bdepuis combien de temps\b|\bsince when\b", re.I)),
+                        r"\bsince when\b", re.I)),
     ("person", re.compile(r"\bqui\b(?! (?:est|sont) (?:le|la|les) (?:sujet|thème))|\bwho(?:m|se)?\b|"
                           rf"\bquel(?:le)?s? (?:haute? )?(?:{_FR_ROLES})s?\b|"
                           rf"\bwhich (?:senior |top |high-ranking )?(?:{_EN_ROLES})s?\b|\bpar qui\b|\bby whom\b", re.I)),
@@ -100,6 +102,12 @@ _HAS_FREQUENCY_WORD = re.compile(
 )
 
 
+_HAS_DURATION = re.compile(
+    rf"\b(?:\d[\d\s]*|{_NUMBER_WORDS}|une?|one|a|an|quelques|several|plusieurs)(?:-(?:{_NUMBER_WORDS}))*\s+"
+    r"(?:minutes?|heures?|hours?|jours?|days?|semaines?|weeks?|mois|months?|ans|années|years?)\b|"
+    r"\b(?:demi-journée|half a day|toute la journée|all day)\b",
+    re.I,
+)
 _HAS_AMOUNT = re.compile(
     r"[€$£%]|\b(?:euros?|dollars?|livres? sterling|pounds?|pour ?cent|percent|per cent|"
     r"millions? d['’]euros|milliards?|billions?|PIB|GDP)\b", re.I
@@ -140,6 +148,8 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return _has_person(sentence)
     if kind == "number":
         return _has_number(sentence)
+    if kind == "duration":
+        return bool(_HAS_DURATION.search(sentence))
     if kind == "amount":
         return bool(_HAS_AMOUNT.search(sentence))
     if kind == "frequency":

@@ -32,6 +32,10 @@ from rag.answer_types import asks_about_update, expected_answer_type, holds_answ
         ("Which senior official chaired the session?", "person"),
         ("À quelle fréquence la réunion a-t-elle lieu ?", "frequency"),
         ("How often do the partners meet?", "frequency"),
+        ("How long did the virtual meeting last?", "duration"),
+        ("Combien de temps a duré la réunion ?", "duration"),
+        ("Depuis combien de temps l'Ukraine résiste-t-elle ?", "duration"),
+        ("Quelle a été la durée de la session ?", "duration"),
         ("Combien de fois par an se tient la réunion ?", "frequency"),
         ("How many times a year do they meet?", "frequency"),
         ("Quelle est la fréquence de ces réunions ?", "frequency"),
@@ -211,3 +215,14 @@ def test_every_or_tous_les_without_a_unit_of_time_is_not_a_frequency(sentence: s
 ])
 def test_an_amount_is_money_or_a_share_not_a_count(sentence: str, holds: bool) -> None:
     assert holds_answer_type(sentence, "amount") is holds
+
+
+@pytest.mark.parametrize(("sentence", "holds"), [
+    ("La réunion de deux jours s'est conclue par une session du Conseil OTAN-Ukraine.", True),
+    ("L'Ukraine résiste depuis 1 001 jours.", True),
+    ("The session lasted three hours.", True),
+    ("Le 11 juin 2024, le Comité militaire a tenu une réunion virtuelle.", False),
+    ("The 26 partners discussed resilience.", False),
+])
+def test_a_duration_is_a_count_of_units_of_time(sentence: str, holds: bool) -> None:
+    assert holds_answer_type(sentence, "duration") is holds
