@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from .metrics import Outcome
 
 
-def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list[Outcome]]) -> None:
+def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list[Outcome]],
+                 baseline: dict[str, Any] | None = None) -> None:
     from .run import KEYS, format_table
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Evaluation report", "",
         f"Q&A file `{report.get('qa_file')}`, {report['n']} questions; model `{report.get('model')}`; "
         f"index {report.get('index')}; answer mode `{report.get('answer_mode')}`.", "",
         "## By mode and language", "", format_table(report), "",
     ]
+    if baseline is not None:
+        lines += before_after_sections(baseline, report)
     for mode, groups in report["modes"].items():
         lines += [f"## {mode}: by question kind", "", "| kind | n | " + " | ".join(KEYS) + " |",
                   "|" + "---|" * (len(KEYS) + 2)]
@@ -44,26 +49,79 @@ def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
     _chart(out_dir / "modes.png", report)
+    if baseline is not None:
+        _before_after_chart(out_dir / "before_after.png", baseline, report)
+
+
+# Metrics where a lower figure is better; every other one improves upwards.
+LOWER_IS_BETTER = {"false_abstain", "mean_answer_chars", "latency_p50_ms", "latency_p95_ms"}
+COMPARED = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "quote_faithfulness",
+            "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms"]
+
+
+def _change(before: Any, after: Any) -> str:
+    if before is None or after is None:
+        return f"{'-' if before is None else _number(before)} → {'-' if after is None else _number(after)}"
+    return f"{_number(before)} → {_number(after)} ({after - before:+.3f})"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> list[str]:
+    """Markdown tables "before → after (change)" for every mode both runs measured, by language and by kind."""
+    described = baseline.get("baseline_of", {}).get("commit") or baseline.get("index", {}).get("generation", "?")
+    lines = ["## Before → after", "",
+             f"Before: `{baseline.get('qa_file', '?')}` run on {described} ({baseline.get('n', '?')} questions); "
+             f"after: this run. Lower is better for {', '.join(sorted(LOWER_IS_BETTER))}.", ""]
+    shared = [m for m in report["modes"] if m in baseline["modes"]]
+    if not shared:
+        return lines + ["The baseline measured none of this run's modes.", ""]
+    for mode in shared:
+        old, new = baseline["modes"][mode], report["modes"][mode]
+        rows = [(g, old.get(g), new.get(g)) for g in ("fr", "en", "overall")]
+        rows += [(f"kind: {k}", old.get("by_kind", {}).get(k), row) for k, row in new.get("by_kind", {}).items()]
+        lines += [f"### {mode}", "", "| group | " + " | ".join(COMPARED) + " |", "|" + "---|" * (len(COMPARED) + 1)]
+        for group, before, after in rows:
+            if before is None or after is None:
+                continue
+            lines.append(f"| {group} | " + " | ".join(_change(before.get(k), after.get(k)) for k in COMPARED) + " |")
+        lines.append("")
+    return lines
+
+
+def _before_after_chart(path: Path, baseline: dict[str, Any], report: dict[str, Any]) -> None:
+    shared = [m for m in report["modes"] if m in baseline["modes"]]
+    if shared:
+        mode = "hybrid" if "hybrid" in shared else shared[0]
+        _grouped_bars(path, [("before", baseline["modes"][mode]), ("after", report["modes"][mode])], f"{mode}, ")
 
 
 def _chart(path: Path, report: dict[str, Any]) -> None:
+    _grouped_bars(path, list(report["modes"].items()), "")
+
+
+CHART_METRICS = ["recall@1", "recall@5", "answer_accuracy", "citation_accuracy", "abstain_unanswerable", "false_abstain"]
+
+
+def _grouped_bars(path: Path, series: list[tuple[str, dict[str, Any]]], title_prefix: str) -> None:
+    """One panel per language; in each, one bar per series (a mode, or before/after) for every metric."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = ["recall@1", "recall@5", "answer_accuracy", "citation_accuracy", "abstain_unanswerable", "false_abstain"]
-    modes = list(report["modes"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    width = 0.8 / max(1, len(series))
     for ax, lang in zip(axes, ("fr", "en")):
-        width = 0.8 / max(1, len(modes))
-        for i, mode in enumerate(modes):
-            row = report["modes"][mode].get(lang, {})
-            values = [row.get(m) or 0 for m in metrics]
-            ax.bar([x + i * width for x in range(len(metrics))], values, width, label=mode)
-        ax.set_xticks([x + width * (len(modes) - 1) / 2 for x in range(len(metrics))])
-        ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
-        ax.set_title(f"{lang} questions")
+        for i, (label, groups) in enumerate(series):
+            row = groups.get(lang, {})
+            values = [row.get(m) or 0 for m in CHART_METRICS]
+            ax.bar([x + i * width for x in range(len(CHART_METRICS))], values, width, label=label)
+        ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(CHART_METRICS))])
+        ax.set_xticklabels(CHART_METRICS, rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"{title_prefix}{lang} questions")
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend()

@@ -83,12 +83,24 @@ def run_eval(assistant: Assistant, items: list[QAItem], modes: list[str], answer
     return report, outcomes_by_mode
 
 
+def load_baseline(path: Path) -> dict[str, Any]:
+    """An earlier run's metrics (`--out`'s results.json or `--json`'s output), checked before the run starts."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RagError(f"cannot read the baseline {path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("modes"), dict):
+        raise RagError(f"{path} is not the output of `rag eval --json` (no \"modes\" object)")
+    return data
+
+
 def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = set(modes) - {"dense", "lexical", "hybrid"}
     if unknown:
         raise RagError(f"unknown retrieval mode(s) {sorted(unknown)}: use dense, lexical, hybrid")
     items = load_items(args.qa)
+    baseline = load_baseline(args.baseline) if getattr(args, "baseline", None) else None
     assistant = open_assistant(config, build=not args.no_build)
     report, outcomes = run_eval(assistant, items, modes, args.answer_mode)
     status = assistant.status()
@@ -100,13 +112,14 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
     if args.out:
         from .report import write_report
 
-        write_report(args.out, report, outcomes)
+        write_report(args.out, report, outcomes, baseline)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         print(format_table(report))
         if args.out:
-            print(f"report written to {args.out}/report.md and {args.out}/modes.png")
+            charts = "modes.png and before_after.png" if baseline is not None else "modes.png"
+            print(f"report written to {args.out}/report.md, {args.out}/results.json and {args.out}/{charts}")
     return 0
 
 

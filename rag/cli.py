@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated retrieval modes")
     ev.add_argument("--answer-mode", choices=["extractive", "llm"], help="answer mode")
     ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    ev.add_argument("--out", type=Path, help="folder for the Markdown report and PNG chart")
+    ev.add_argument("--out", type=Path, help="folder for the Markdown report, PNG charts and results.json")
+    ev.add_argument("--baseline", type=Path,
+                    help="results.json (or --json output) of an earlier run: the report adds before/after tables")
     ev.add_argument("--no-build", action="store_true", help="fail instead of building a missing or stale index")
     return parser
 
