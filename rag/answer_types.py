@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-AnswerType = Literal["frequency", "duration", "amount", "number", "date", "person", "place"]
+AnswerType = Literal["reason", "frequency", "duration", "amount", "number", "date", "person", "place"]
 
 # Words that name a person by their role: "quel haut responsable", "which commander".
 _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commandant|représentant|représentante|"
@@ -13,6 +13,8 @@ _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commanda
 _EN_ROLES = r"general|admiral|official|person|officer|leader|commander|representative|counterpart|speaker|director"
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
+    ("reason", re.compile(r"\bpourquoi\b|\bpour quelle(?:s)? raisons?\b|\bwhy\b|\bfor what reasons?\b|"
+                          r"\bwhat (?:is|was) the reason\b", re.I)),
     ("frequency", re.compile(r"\bà quelle (?:fréquence|périodicité)\b|\btous les combien\b|\bcombien de fois\b|"
                              r"\bquelle est (?:la )?(?:fréquence|périodicité)\b|\bhow (?:often|frequently|many times)\b|"
                              r"\bat what (?:frequency|interval)\b|\bwhat is the frequency\b", re.I)),
@@ -102,6 +104,10 @@ _HAS_FREQUENCY_WORD = re.compile(
 )
 
 
+_HAS_REASON = re.compile(
+    r"\b(?:car|parce que|parce qu['’]|en raison d|puisque|puisqu['’]|étant donné|compte tenu|grâce à|afin d|pour que|"
+    r"because|due to|owing to|given that|as a result|so that|in order to|thanks to)", re.I
+)
 _HAS_DURATION = re.compile(
     rf"\b(?:\d[\d\s]*|{_NUMBER_WORDS}|une?|one|a|an|quelques|several|plusieurs)(?:-(?:{_NUMBER_WORDS}))*\s+"
     r"(?:minutes?|heures?|hours?|jours?|days?|semaines?|weeks?|mois|months?|ans|années|years?)\b|"
@@ -148,6 +154,8 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return _has_person(sentence)
     if kind == "number":
         return _has_number(sentence)
+    if kind == "reason":
+        return bool(_HAS_REASON.search(sentence))
     if kind == "duration":
         return bool(_HAS_DURATION.search(sentence))
     if kind == "amount":

@@ -49,7 +49,9 @@ from rag.answer_types import asks_about_update, expected_answer_type, holds_answ
         ("Dans quelle ville siège l'OTAN ?", "place"),
         ("In which city is NATO headquartered?", "place"),
         ("What was discussed at the January 2025 meeting?", None),
-        ("Pourquoi l'OTAN renforce-t-elle ses partenariats ?", None),
+        ("Pourquoi l'OTAN renforce-t-elle ses partenariats ?", "reason"),
+        ("Why are partners especially valuable now?", "reason"),
+        ("Pour quelle raison la réunion a-t-elle été virtuelle ?", "reason"),
         ("De quoi les participants ont-ils discuté ?", None),
         ("Qu'est-ce que le mécanisme PAF-N ?", None),
     ],
@@ -226,3 +228,13 @@ def test_an_amount_is_money_or_a_share_not_a_count(sentence: str, holds: bool) -
 ])
 def test_a_duration_is_a_count_of_units_of_time(sentence: str, holds: bool) -> None:
     assert holds_answer_type(sentence, "duration") is holds
+
+
+@pytest.mark.parametrize(("sentence", "holds"), [
+    ("En raison de la nature globale des conflits, ces partenaires sont importants.", True),
+    ("La réunion a été virtuelle car les délais étaient courts.", True),
+    ("Partners matter because today's conflicts are global.", True),
+    ("La réunion s'est tenue à Bruxelles le 20 novembre 2024.", False),
+])
+def test_a_reason_is_a_sentence_that_gives_a_cause(sentence: str, holds: bool) -> None:
+    assert holds_answer_type(sentence, "reason") is holds
