@@ -21,8 +21,8 @@ from sklearn.model_selection import GroupKFold
 
 from rag.assistant import open_assistant
 from rag.config import load_config
-from rag.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, TOP_RELEASE_PASSAGES, AnswerParams,
-                            Evidence, abstention_features, prefer_typed_near_tie)
+from rag.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, AnswerParams, Evidence,
+                            prefer_typed_near_tie)
 
 from .metrics import QAItem
 from .run import load_items
@@ -42,12 +42,7 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
             and any(contains_answer(e.sentence.text, a) for a in item.answers)
             for e in evidences
         ], dtype=bool)
-        lexical = {p.chunk.chunk_id: p.lexical_rank for p in candidates}
-        chunk_ids = [assistant.stored.chunks[e.chunk_row].chunk_id for e in evidences]
-        doc_langs = [assistant.stored.documents[e.sentence.doc_id].lang for e in evidences]
-        top_entities = answerer.entity_coverage(search_text, [p.chunk.doc_id for p in candidates[:TOP_RELEASE_PASSAGES]])
-        rows.append((item, evidences, labels, lang, lexical, chunk_ids, doc_langs, top_entities,
-                     answerer.names_dates(search_text)))
+        rows.append((item, evidences, labels, answerer, search_text, lang, candidates))
     return rows
 
 
@@ -60,14 +55,10 @@ def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: flo
 
 
 def abstain_row(row, weights: np.ndarray, type_tie_margin: float) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
-    item, evidences, labels, lang, lexical, chunk_ids, doc_langs, top_entities, names_dates = row
+    item, evidences, labels, answerer, search_text, lang, candidates = row
     ranked = rescore(evidences, weights, type_tie_margin)
-    best_index = ranked[0][0]
-    lexical_rank = lexical.get(chunk_ids[best_index])
-    features = abstention_features([e for _, e in ranked], cross_lingual=lang != doc_langs[best_index],
-                                   lexical_agreement=lexical_rank is not None and lexical_rank <= 3,
-                                   entity_in_top_releases=top_entities, names_dates=names_dates)
-    return np.array([features[n] for n in ABSTAIN_FEATURES]), bool(labels[best_index])
+    features = answerer.abstention_signals([e for _, e in ranked], search_text, lang, candidates)
+    return np.array([features[n] for n in ABSTAIN_FEATURES]), bool(labels[ranked[0][0]])
 
 
 def fit_sentence_weights(rows) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -138,6 +138,12 @@ def asks_about_update(question: str) -> bool:
     return bool(_ASKS_ABOUT_UPDATE.search(question))
 
 
+# The kinds a single pattern recognises in a sentence (person, number and frequency need more than one test).
+_SENTENCE_HOLDS: dict[AnswerType, re.Pattern[str]] = {
+    "reason": _HAS_REASON, "duration": _HAS_DURATION, "amount": _HAS_AMOUNT, "date": _HAS_DATE, "place": _HAS_PLACE,
+}
+
+
 def expected_answer_type(question: str) -> AnswerType | None:
     """The first kind of answer the question's wording asks for; None for open questions (what, why, how)."""
     for kind, pattern in _QUESTION_PATTERNS:
@@ -154,13 +160,6 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return _has_person(sentence)
     if kind == "number":
         return _has_number(sentence)
-    if kind == "reason":
-        return bool(_HAS_REASON.search(sentence))
-    if kind == "duration":
-        return bool(_HAS_DURATION.search(sentence))
-    if kind == "amount":
-        return bool(_HAS_AMOUNT.search(sentence))
     if kind == "frequency":
         return bool(_FREQUENCY.search(sentence) or _HAS_FREQUENCY_WORD.search(sentence))
-    pattern = _HAS_DATE if kind == "date" else _HAS_PLACE
-    return bool(pattern.search(sentence))
+    return bool(_SENTENCE_HOLDS[kind].search(sentence))

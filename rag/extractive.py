@@ -31,13 +31,6 @@ _STOPWORDS_RAW = {
           "with would will many much there these than then also any did about after before during said say",
 }
 _ENTITY = re.compile(r"\b\d[\d\s.,]*\d\b|\b\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Ý][\w’'-]*[A-Za-zÀ-ÿ]\b")
-# A month, with its year when one follows, is one entity: "juin 2024" must not be satisfied by a release
-# that mentions June 2023 and, elsewhere, 2024. French month names are lowercase, so capitalisation misses them.
-_MONTH_ENTITY = re.compile(
-    r"\b(?:(?i:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
-    r"décembre|decembre)|January|February|March|April|May|June|July|August|September|October|November|December)"
-    r"(?:(?:\s+\d{1,2},)?\s+(?:19|20)\d\d)?\b"
-)
 # What a question sets aside ("(et non celle de 2024)", "as opposed to the 2022 one") names nothing it asks about.
 _EXCLUDED_PART = re.compile(
     r"\(\s*(?:et\s+|mais\s+)?(?:non|pas)\b(?!\s+(?:seulement|uniquement|membres?))[^)]*\)|"
@@ -76,6 +69,18 @@ def _fold(text: str) -> str:
 
 _MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
 _AMBIGUOUS_MONTHS = {"may", "march"}
+_FRENCH_MONTHS = sorted(set(_MONTH_ALIASES.values()) | set(_MONTH_NAMES_BY_FRENCH), key=len, reverse=True)
+# A month, with its year when one follows, is one entity: "juin 2024" must not be satisfied by a release
+# that mentions June 2023 and, elsewhere, 2024. French month names are lowercase, so capitalisation misses them.
+_MONTH_ENTITY = re.compile(
+    rf"\b(?:(?i:{'|'.join(_FRENCH_MONTHS)})|{'|'.join(m.capitalize() for m in _MONTH_ALIASES)})"
+    r"(?:(?:\s+\d{1,2},)?\s+(?:19|20)\d\d)?\b"
+)
+
+
+def _dates_among(names: Sequence[str]) -> list[str]:
+    """The years and months (with or without a year) among a question's entities."""
+    return [n for n in names if _YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n)]
 
 
 SENTENCE_FEATURES = (
@@ -234,22 +239,23 @@ class ExtractiveAnswerer:
 
     @classmethod
     def names_dates(cls, question: str) -> bool:
-        return any(_YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n) for n in cls.entities(question))
+        return bool(_dates_among(cls.entities(question)))
 
     @staticmethod
     def release_date_match(names: Sequence[str], iso_date: str | None) -> float:
         """Share of the question's years and months that are the release's own date (0 when it names none):
         "the November 2024 meeting" points at the release dated November 2024."""
-        when = [_fold(n) for n in names if _YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n)]
+        when = [_fold(n) for n in _dates_among(names)]
         if not when or not iso_date:
             return 0.0
-        year, month = iso_date[:4], int(iso_date[5:7])
-        month_names = {_fold(list(_MONTH_ALIASES.values())[month - 1]), list(_MONTH_ALIASES)[month - 1]}
+        year = iso_date[:4]
+        english = list(_MONTH_ALIASES)[int(iso_date[5:7]) - 1]
+        month_names = {english, _fold(_MONTH_ALIASES[english])}
         matched = 0
         for name in when:
-            parts = name.split()
-            month_ok = parts[0] in month_names if not _YEAR.fullmatch(parts[0]) else True
-            year_ok = parts[-1] == year if _YEAR.fullmatch(parts[-1]) else True
+            first, last = name.split()[0], name.split()[-1]
+            month_ok = bool(_YEAR.fullmatch(first)) or first in month_names
+            year_ok = not _YEAR.fullmatch(last) or last == year
             matched += month_ok and year_ok
         return matched / len(when)
 
@@ -349,6 +355,19 @@ class ExtractiveAnswerer:
         ranked.sort(key=lambda e: -e.score)
         return prefer_typed_near_tie(ranked, self.params.type_tie_margin)
 
+    def abstention_signals(self, ranked: Sequence[Evidence], question: str, lang: str,
+                           passages: Sequence[ScoredChunk]) -> dict[str, float]:
+        """The abstention features of ranked candidates (eval/fit_answerer fits the rule on these same values)."""
+        best_chunk = self.stored.chunks[ranked[0].chunk_row]
+        best_passage = next(p for p in passages if p.chunk.chunk_id == best_chunk.chunk_id)
+        return abstention_features(
+            ranked, cross_lingual=lang != self.stored.documents[best_chunk.doc_id].lang,
+            lexical_agreement=best_passage.lexical_rank is not None and best_passage.lexical_rank <= 3,
+            entity_in_top_releases=self.entity_coverage(
+                question, [p.chunk.doc_id for p in passages[:TOP_RELEASE_PASSAGES]]),
+            names_dates=self.names_dates(question),
+        )
+
     def answerable_probability(self, features: dict[str, float]) -> float:
         p = self.params
         z = p.abstain_bias + sum(weight * features.get(name, 0.0) for name, weight in p.abstain_weights.items())
@@ -371,15 +390,7 @@ class ExtractiveAnswerer:
         if not ranked:
             return self._abstain(question, lang, passages[:top_k], "no passage was retrieved")
         shown = self.rerank(ranked, passages, top_k)
-        best_chunk = self.stored.chunks[ranked[0].chunk_row]
-        best_passage = next(p for p in passages if p.chunk.chunk_id == best_chunk.chunk_id)
-        features = abstention_features(
-            ranked, cross_lingual=lang != self.stored.documents[best_chunk.doc_id].lang,
-            lexical_agreement=best_passage.lexical_rank is not None and best_passage.lexical_rank <= 3,
-            entity_in_top_releases=self.entity_coverage(
-                question, [p.chunk.doc_id for p in passages[:TOP_RELEASE_PASSAGES]]),
-            names_dates=self.names_dates(question),
-        )
+        features = self.abstention_signals(ranked, question, lang, passages)
         probability = self.answerable_probability(features)
         if probability < self.params.abstain_threshold:
             reasons = []
