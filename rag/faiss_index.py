@@ -18,8 +18,8 @@ INDEX_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
 # machine (docs/bench/): exact search stays under ~10 ms per query up to ~50k passages and is never wrong;
 # above that, IVF-flat with 2·sqrt(n) cells builds in under a minute at 1M; 64 probes kept recall@10 >= 0.95
 # at 100k (0.969) but not at 1M (0.944), where 128 probes did (0.972, p95 17.7 ms): probes grow with the cells.
-# HNSW (M=32, efConstruction=40) answered faster at 100k, but its recall collapsed at 1M on archives full of near-duplicate passages (0.69 even at efSearch 512), and it
-# took four times longer to build.
+# HNSW (M=32, efConstruction=40) answered faster at 100k, but its recall collapsed at 1M on archives full of
+# near-duplicate passages (0.69 even at efSearch 512), and it took four times longer to build.
 AUTO_FLAT_BELOW = 50_000
 AUTO_LARGE_KIND = "ivf"
 HNSW_M = 32
