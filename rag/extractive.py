@@ -53,6 +53,15 @@ _MONTH_ALIASES = {
 # Acronyms that differ between English and French; a question in one language names what the text spells
 # in the other.
 _ACRONYM_ALIASES = {"nato": "otan", "otan": "nato", "eu": "ue", "ue": "eu", "un": "onu", "onu": "un"}
+# Across languages, stems rarely match but cognates often share their first letters once accents are folded:
+# "Supreme Allied Commander Transformation" / "commandant suprême ... transformation", "delegation" / "délégation".
+_COGNATE_WORD = re.compile(r"[a-z]{5,}")
+_COGNATE_PREFIX = 5
+_LONG_FUNCTION_WORDS = set(
+    "which where there their about after before during would could should these those other "
+    "quelle quelles quels lequel laquelle lesquels comment pourquoi combien selon avant apres pendant entre leurs "
+    "cette".split()
+)
 
 FRAMING = {
     "fr": ("Selon les communiqués :", "Les communiqués indexés ne répondent pas à cette question. "
@@ -78,13 +87,17 @@ _MONTH_ENTITY = re.compile(
 )
 
 
+def cognate_prefixes(text: str) -> set[str]:
+    return {w[:_COGNATE_PREFIX] for w in _COGNATE_WORD.findall(_fold(text)) if w not in _LONG_FUNCTION_WORDS}
+
+
 def _dates_among(names: Sequence[str]) -> list[str]:
     """The years and months (with or without a year) among a question's entities."""
     return [n for n in names if _YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n)]
 
 
 SENTENCE_FEATURES = (
-    "cosine", "chunk_cosine", "first_stage", "overlap_same_lang", "overlap_cross_lang", "overlap_all",
+    "cosine", "chunk_cosine", "first_stage", "overlap_same_lang", "cognate_overlap", "overlap_all",
     "type_match", "type_miss", "entity_in_sentence", "entity_in_doc", "lead_sentence", "title_line", "log_length",
     "keywords_in_doc", "release_date_match",
 )
@@ -99,7 +112,7 @@ TOP_RELEASE_PASSAGES = 3
 
 def _default_sentence_weights() -> dict[str, float]:
     return {"cosine": 10.0, "overlap_same_lang": 1.5, "type_match": 0.4, "type_miss": -0.4, "first_stage": 0.3,
-            "keywords_in_doc": 0.5, "release_date_match": 0.4}
+            "keywords_in_doc": 0.5, "release_date_match": 0.4, "cognate_overlap": 0.5}
 
 
 def _default_abstain_weights() -> dict[str, float]:
@@ -205,6 +218,7 @@ class ExtractiveAnswerer:
         self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
         self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
         self._folded_sentences = [_fold(s.text) for s in stored.sentences]
+        self._sentence_prefixes = [cognate_prefixes(s.text) for s in stored.sentences]
         self._update_stamps = {row for row, s in enumerate(stored.sentences) if is_update_stamp(s.text)}
         self._folded_docs = {
             doc_id: _fold(f"{doc.title or ''}\n{readable_date(doc.date)}\n{doc.text}")
@@ -319,6 +333,7 @@ class ExtractiveAnswerer:
         chunk_cosines = self.stored.chunk_vectors[[home_chunk[r] for r in rows]] @ query_vector
         names = self.entities(question)
         patterns = self._entity_patterns(names)
+        question_prefixes = cognate_prefixes(question)
         per_doc: dict[str, tuple[set[str], set[str], float, bool, float]] = {}
         matrix = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
         for i, row in enumerate(rows):
@@ -337,10 +352,12 @@ class ExtractiveAnswerer:
             all_keywords, specific, in_doc, same_lang, in_doc_words, date_match = per_doc[doc.doc_id]
             stems = self._sentence_stems[row]
             overlap = len(specific & stems) / len(specific) if specific else 0.0
+            cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
+                        if question_prefixes and not same_lang else 0.0)
             type_ok = holds_answer_type(sentence.text, kind)
             matrix[i] = (
                 cosines[i], chunk_cosines[i], 1.0 / first_stage[row],
-                overlap if same_lang else 0.0, 0.0 if same_lang else overlap,
+                overlap if same_lang else 0.0, cognates,
                 len(all_keywords & stems) / len(all_keywords) if all_keywords else 0.0,
                 float(kind is not None and type_ok), float(kind is not None and not type_ok),
                 self._coverage(patterns, self._folded_sentences[row]), in_doc,

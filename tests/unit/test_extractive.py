@@ -21,6 +21,7 @@ from rag.extractive import (
     Evidence,
     ExtractiveAnswerer,
     abstention_features,
+    cognate_prefixes,
     prefer_typed_near_tie,
 )
 from rag.indexing import build_index
@@ -487,3 +488,27 @@ def test_a_french_month_alone_is_not_matched_by_an_english_word_it_resembles() -
         assert ExtractiveAnswerer._coverage(patterns, text) == 0.0
     with_year = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities("Qu'a-t-on décidé en mai 2024 ?"))
     assert ExtractiveAnswerer._coverage(with_year, "in may 2024 nato decided") == 1.0
+
+
+def test_cognate_prefixes_fold_accents_and_skip_short_and_function_words() -> None:
+    assert cognate_prefixes("Which délégation did the Supreme Commander thank?") == {"deleg", "supre", "comma", "thank"}
+    assert cognate_prefixes("Which delegation?") == cognate_prefixes("la délégation")
+
+
+def _candidates_for(stored: StoredIndex, question: str, lang: str) -> list[Evidence]:
+    passages = [ScoredChunk(chunk, 1.0) for chunk in stored.chunks]
+    return ExtractiveAnswerer(stored).candidates(question, stored.sentence_vectors[0], lang, passages)
+
+
+def test_an_english_question_credits_the_french_sentences_sharing_its_cognates(stored: StoredIndex) -> None:
+    ranked = _candidates_for(stored, "Which Ukrainian delegation was there?", "en")
+    overlap = {e.sentence.text: e.feature("cognate_overlap") for e in ranked}
+    thanked = next(text for text in overlap if "délégation ukrainienne" in text)
+    assert overlap[thanked] == 1.0
+    assert all(v == 0.0 for text, v in overlap.items()
+               if "ukrain" not in text.casefold() and "délég" not in text.casefold())
+
+
+def test_cognates_count_only_across_languages(stored: StoredIndex) -> None:
+    ranked = _candidates_for(stored, "Quelle délégation ukrainienne a été remerciée ?", "fr")
+    assert ranked and all(e.feature("cognate_overlap") == 0.0 for e in ranked)
