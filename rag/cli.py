@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import RagConfig, load_config
 from .errors import QuestionError, RagError
+from .wording import citation_words
 
 log = logging.getLogger("rag")
 
@@ -97,11 +98,12 @@ def _print_answer(answer_dict: dict, stream=sys.stdout) -> None:  # type: ignore
     print(answer_dict["answer"], file=stream)
     if answer_dict.get("note"):
         print(f"({answer_dict['note']})", file=stream)
+    words = citation_words(answer_dict.get("lang", "en"))
     if answer_dict.get("context_question"):
-        print(f"(read as a follow-up to: {answer_dict['context_question']})", file=stream)
+        print(f"({words['follow_up'].format(question=answer_dict['context_question'])})", file=stream)
     for c in answer_dict["citations"]:
-        print(f"  [{c['marker']}] {c['doc_id']} — {c['title'] or '(untitled release)'} — {c['date'] or 'no date'} "
-              f"— chars {c['start']}-{c['end']}", file=stream)
+        print(f"  [{c['marker']}] {c['doc_id']} — {c['title'] or words['untitled']} — {c['date'] or words['no_date']} "
+              f"— {words['chars'].format(start=c['start'], end=c['end'])}", file=stream)
     if answer_dict["mode"] == "abstain":
         for i, p in enumerate(answer_dict["passages"][:3], start=1):
             print(f"  ~{i} {p['doc_id']}: {p['text'][:160].strip()}…", file=stream)

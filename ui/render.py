@@ -20,6 +20,7 @@ from pathlib import PurePath
 from typing import Literal
 
 from rag.schema import Answer, Citation, Document
+from rag.wording import CITATION_WORDS
 
 SourceKind = Literal["quote", "related"]
 
@@ -27,19 +28,14 @@ CONTEXT_RADIUS = 400
 SNIPPET_CHARS = 200
 MAX_RELATED = 3  # closest passages shown with an abstention
 LABEL_TITLE_CHARS = 90
-UNTITLED = "(untitled release)"
-
 LABELS = {
     "fr": {
-        "untitled": "(communiqué sans titre)",
-        "no_date": "sans date",
+        **CITATION_WORDS["fr"],
         "sources": "Sources",
-        "follow_up": "Question lue comme la suite de : « {question} »",
         "why": "Pourquoi ?",
         "no_related": "Aucun passage proche n'a été trouvé.",
         "unsupported": "Phrases non étayées par les passages cités :",
         "show": "Afficher ce passage dans le panneau des sources",
-        "chars": "caractères {start}–{end}",
         "cited_badge": "[{number}] passage cité · question {turn}",
         "related_badge": "~{number} passage lié, ce n'est pas une réponse · question {turn}",
         "chars_of": "caractères {start}–{end} sur {total}",
@@ -49,15 +45,12 @@ LABELS = {
         "full_meta": "{total} caractères · source",
     },
     "en": {
-        "untitled": UNTITLED,
-        "no_date": "no date",
+        **CITATION_WORDS["en"],
         "sources": "Sources",
-        "follow_up": "Read as a follow-up to: “{question}”",
         "why": "Why?",
         "no_related": "No related passage was found.",
         "unsupported": "Sentences not supported by the cited passages:",
         "show": "Show this passage in the sources panel",
-        "chars": "characters {start}–{end}",
         "cited_badge": "[{number}] cited passage · question {turn}",
         "related_badge": "~{number} related passage, not an answer · question {turn}",
         "chars_of": "characters {start}–{end} of {total}",
@@ -377,8 +370,9 @@ def render_full_release(document: Document | None, source: SourceRef | None) -> 
             f'<div class="rag-full-text">{_highlighted(document.text, 0, len(document.text), source)}</div></div>')
 
 
-def render_panel_placeholder(message: str = "Ask a question: the passage each answer cites appears here, "
-                                            "with the quoted words highlighted.") -> str:
+def render_panel_placeholder(message: str = "Posez une question : le passage que cite chaque réponse s'affiche ici, "
+                                            "les mots cités surlignés. / Ask a question: the passage each answer "
+                                            "cites appears here, with the quoted words highlighted.") -> str:
     return f'<div class="rag-panel rag-panel-empty">{escape_html(message)}</div>'
 
 

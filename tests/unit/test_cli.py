@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import rag.embedding
-from rag.cli import main
+from rag.cli import _print_answer, main
 from rag.config import RagConfig, load_config
 from rag.index_store import current_generation, load_generation
 from rag.indexing import build_index
@@ -154,3 +155,23 @@ def test_ask_json_prints_the_answer_object(capsys: pytest.CaptureFixture[str], f
     data = json.loads(out)
     assert {"question", "answer", "mode", "citations", "passages", "timings_ms"} <= set(data)
     assert data["question"] == "Qui a ouvert la réunion semestrielle avec les partenaires ?"
+
+
+def _answer_dict(lang: str) -> dict:  # type: ignore[type-arg]
+    return {"answer": "…", "mode": "extractive", "lang": lang, "context_question": "Qui a ouvert la réunion ?",
+            "citations": [{"marker": 1, "doc_id": "000_a", "title": None, "date": None, "start": 4, "end": 9}],
+            "passages": []}
+
+
+@pytest.mark.parametrize(("lang", "expected", "foreign"), [
+    ("fr", ["(communiqué sans titre)", "sans date", "caractères 4–9", "suite de : « Qui a ouvert la réunion ? »"],
+     "untitled"),
+    ("en", ["(untitled release)", "no date", "characters 4–9", "follow-up to: “Qui a ouvert la réunion ?”"],
+     "sans titre"),
+])
+def test_citation_lines_speak_the_language_of_the_answer(lang: str, expected: list[str], foreign: str) -> None:
+    stream = io.StringIO()
+    _print_answer(_answer_dict(lang), stream)
+    printed = stream.getvalue()
+    assert all(part in printed for part in expected), printed
+    assert foreign not in printed
