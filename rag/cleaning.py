@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-_MONTHS = {
+MONTH_NUMBERS = {
     # French
     "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3, "avril": 4,
     "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8, "septembre": 9,
@@ -19,7 +19,7 @@ _MONTHS = {
     "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9,
     "sep": 9, "october": 10, "november": 11, "december": 12,
 }
-_MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTH_NUMBERS), key=len, reverse=True))
 # "20 Nov. 2024", "15 et 16 janvier 2025", "1er mars 2023", "16-17 June 2024"
 _DAY_MONTH_YEAR = re.compile(
     rf"\b(\d{{1,2}})(?:er)?(?:\s*(?:et|and|-|–|au|to)\s*\d{{1,2}})?\s+({_MONTH_RE})\.?\s+(\d{{4}})\b",
@@ -93,11 +93,11 @@ def parse_date(text: str) -> str | None:
     candidates: list[tuple[int, date]] = []
     for match in _DAY_MONTH_YEAR.finditer(text):
         day, month, year = match.group(1), match.group(2), match.group(3)
-        found = _safe_date(int(year), _MONTHS[month.lower().rstrip(".")], int(day))
+        found = _safe_date(int(year), MONTH_NUMBERS[month.lower().rstrip(".")], int(day))
         if found:
             candidates.append((match.start(), found))
     for match in _MONTH_DAY_YEAR.finditer(text):
-        found = _safe_date(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)))
+        found = _safe_date(int(match.group(3)), MONTH_NUMBERS[match.group(1).lower()], int(match.group(2)))
         if found:
             candidates.append((match.start(), found))
     for match in _ISO_DATE.finditer(text):
@@ -230,10 +230,10 @@ def shared_boilerplate(raw_texts: list[str], min_documents: int = 3) -> frozense
     return frozenset(line for line, n in counts.items() if n >= min_documents)
 
 
-_MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-              "octobre", "novembre", "décembre"]
-_MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December"]
+MONTH_NAMES_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+                  "octobre", "novembre", "décembre"]
+MONTH_NAMES_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                  "October", "November", "December"]
 
 
 def readable_date(iso: str | None) -> str:
@@ -241,4 +241,4 @@ def readable_date(iso: str | None) -> str:
     if not iso:
         return ""
     year, month, day = (int(part) for part in iso.split("-"))
-    return f"{day} {_MONTHS_FR[month - 1]} {year} / {day} {_MONTHS_EN[month - 1]} {year}"
+    return f"{day} {MONTH_NAMES_FR[month - 1]} {year} / {day} {MONTH_NAMES_EN[month - 1]} {year}"

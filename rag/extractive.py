@@ -14,7 +14,7 @@ import numpy as np
 
 from .answer_types import asks_about_update, expected_answer_type, holds_answer_type
 from .index_store import StoredIndex
-from .cleaning import is_update_stamp, readable_date
+from .cleaning import MONTH_NAMES_EN, MONTH_NAMES_FR, MONTH_NUMBERS, is_update_stamp, readable_date
 from .lexical import tokenize
 from .schema import Answer, Citation, ScoredChunk, Sentence
 
@@ -45,11 +45,7 @@ _QUESTION_OPENERS = {
     "who", "what", "when", "where", "which", "why", "how", "did", "does", "do", "was", "were", "is", "are",
     "and", "et", "in", "at", "on", "lors", "during", "selon", "according", "i",
 }
-_MONTH_ALIASES = {
-    "january": "janvier", "february": "février", "march": "mars", "april": "avril", "may": "mai", "june": "juin",
-    "july": "juillet", "august": "août", "september": "septembre", "october": "octobre", "november": "novembre",
-    "december": "décembre",
-}
+_MONTH_ALIASES = {en.lower(): fr for en, fr in zip(MONTH_NAMES_EN, MONTH_NAMES_FR)}
 # Acronyms that differ between English and French; a question in one language names what the text spells
 # in the other.
 _ACRONYM_ALIASES = {"nato": "otan", "otan": "nato", "eu": "ue", "ue": "eu", "un": "onu", "onu": "un"}
@@ -77,23 +73,62 @@ def _fold(text: str) -> str:
 
 
 _MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
+_MONTH_NUMBER = {_fold(word): number for word, number in MONTH_NUMBERS.items()}
+_FULL_MONTHS = set(_MONTH_ALIASES) | set(_MONTH_NAMES_BY_FRENCH)
+_ABBREVIATED_MONTHS = sorted({w for w in MONTH_NUMBERS if _fold(w) not in _FULL_MONTHS}, key=len, reverse=True)
 _AMBIGUOUS_MONTHS = {"may", "march"}
 _FRENCH_MONTHS = sorted(set(_MONTH_ALIASES.values()) | set(_MONTH_NAMES_BY_FRENCH), key=len, reverse=True)
 # A month, with its year when one follows, is one entity: "juin 2024" must not be satisfied by a release
 # that mentions June 2023 and, elsewhere, 2024. French month names are lowercase, so capitalisation misses them.
+# An abbreviated month ("Nov. 2024", "janv. 2025") counts only with its year: alone, "sept" or "mar" are words.
 _MONTH_ENTITY = re.compile(
-    rf"\b(?:(?i:{'|'.join(_FRENCH_MONTHS)})|{'|'.join(m.capitalize() for m in _MONTH_ALIASES)})"
+    rf"\b(?:(?:(?i:{'|'.join(_FRENCH_MONTHS)})|{'|'.join(m.capitalize() for m in _MONTH_ALIASES)})"
     r"(?:(?:\s+\d{1,2},)?\s+(?:19|20)\d\d)?\b"
+    rf"|(?i:{'|'.join(_ABBREVIATED_MONTHS)})\.?(?:\s+\d{{1,2}},)?\s+(?:19|20)\d\d\b)"
 )
-
+_NUMERIC_DATE = re.compile(r"\b(?:(?:19|20)\d\d-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(?:19|20)\d\d)\b")
 
 def cognate_prefixes(text: str) -> set[str]:
     return {w[:_COGNATE_PREFIX] for w in _COGNATE_WORD.findall(_fold(text)) if w not in _LONG_FUNCTION_WORDS}
 
 
+def _date_parts(name: str) -> tuple[int | None, int | None, str | None] | None:
+    """Day, month and year of a date a question names ("2024", "juin 2024", "Nov. 2024", "2024-11-20",
+    "20/11/2024"), or None when the name is no date."""
+    if _YEAR.fullmatch(name):
+        return None, None, name
+    if iso := re.fullmatch(r"((?:19|20)\d\d)-(\d{1,2})-(\d{1,2})", name):
+        return int(iso[3]), int(iso[2]), iso[1]
+    if slashed := re.fullmatch(r"(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)", name):
+        first, second = int(slashed[1]), int(slashed[2])
+        # Day first, as French and British write it, unless that cannot be ("11/20/2024").
+        day, month = (second, first) if second > 12 >= first else (first, second)
+        return day, month, slashed[3]
+    if _MONTH_ENTITY.fullmatch(name):
+        words = re.findall(r"[a-z]+|\d+", _fold(name))
+        return None, _MONTH_NUMBER[words[0]], next((w for w in words if _YEAR.fullmatch(w)), None)
+    return None
+
+
 def _dates_among(names: Sequence[str]) -> list[str]:
-    """The years and months (with or without a year) among a question's entities."""
-    return [n for n in names if _YEAR.fullmatch(n) or _MONTH_ENTITY.fullmatch(n)]
+    """The years, months (with or without a year) and full dates among a question's entities."""
+    return [n for n in names if _date_parts(n)]
+
+
+def _date_patterns(day: int | None, month: int | None, year: str | None, own: str) -> list[re.Pattern[str]]:
+    """What a date of the question matches in folded text, in either language: "juin 2024" also matches
+    "20 juin 2024", "June 20, 2024" and "Jun. 2024"; "2024-11-20" matches "20 novembre 2024" and "20 Nov. 2024"."""
+    words = {w for w, number in _MONTH_NUMBER.items() if number == month}
+    if not year:
+        # Alone, "may" and "march" are also common English words: keep the question's own form.
+        words = {w for w in words if w in _FULL_MONTHS and w not in _AMBIGUOUS_MONTHS} | {own}
+    if day is None:
+        tail = rf"\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
+        return [re.compile(rf"\b{w}{tail}") for w in sorted(words)]
+    d = rf"0?{day}"
+    return ([re.compile(rf"\b{d}(?:er)?\s+{w}\.?\s+{year}\b") for w in sorted(words)]
+            + [re.compile(rf"\b{w}\.?\s+{d}(?:st|nd|rd|th)?,?\s+{year}\b") for w in sorted(words)]
+            + [re.compile(rf"\b{year}-0?{month}-{d}\b"), re.compile(rf"\b{d}/0?{month}/{year}\b")])
 
 
 SENTENCE_FEATURES = (
@@ -242,9 +277,11 @@ class ExtractiveAnswerer:
     def entities(question: str) -> list[str]:
         """Names, acronyms and numbers of the question (capitalised words past its first word, digits)."""
         text = _EXCLUDED_PART.sub(lambda m: " " * len(m.group(0)), question.strip())
-        found = [(m.start(), m.group(0)) for m in _MONTH_ENTITY.finditer(text)]
-        # Blank the months out (keeping offsets) so that their year is not counted a second time.
-        masked = _MONTH_ENTITY.sub(lambda m: " " * len(m.group(0)), text)
+        found = [(m.start(), m.group(0)) for dates in (_MONTH_ENTITY, _NUMERIC_DATE) for m in dates.finditer(text)]
+        # Blank the dates out (keeping offsets) so that their numbers are not counted a second time.
+        masked = text
+        for dates in (_MONTH_ENTITY, _NUMERIC_DATE):
+            masked = dates.sub(lambda m: " " * len(m.group(0)), masked)
         for match in _ENTITY.finditer(masked):
             word = match.group(0).strip()
             if word.casefold() not in _QUESTION_OPENERS:
@@ -259,18 +296,11 @@ class ExtractiveAnswerer:
     def release_date_match(names: Sequence[str], iso_date: str | None) -> float:
         """Share of the question's years and months that are the release's own date (0 when it names none):
         "the November 2024 meeting" points at the release dated November 2024."""
-        when = [_fold(n) for n in _dates_among(names)]
+        when = [parts for parts in map(_date_parts, names) if parts]
         if not when or not iso_date:
             return 0.0
-        year = iso_date[:4]
-        english = list(_MONTH_ALIASES)[int(iso_date[5:7]) - 1]
-        month_names = {english, _fold(_MONTH_ALIASES[english])}
-        matched = 0
-        for name in when:
-            first, last = name.split()[0], name.split()[-1]
-            month_ok = bool(_YEAR.fullmatch(first)) or first in month_names
-            year_ok = not _YEAR.fullmatch(last) or last == year
-            matched += month_ok and year_ok
+        year, month = iso_date[:4], int(iso_date[5:7])
+        matched = sum((m is None or m == month) and (y is None or y == year) for _, m, y in when)
         return matched / len(when)
 
     @staticmethod
@@ -278,17 +308,9 @@ class ExtractiveAnswerer:
         patterns = []
         for name in names:
             folded = _fold(name)
-            month_year = (re.fullmatch(r"([a-z]+)(?:(?:\s+\d{1,2},)?\s+(\d{4}))?", folded)
-                          if _MONTH_ENTITY.fullmatch(name) else None)
-            if month_year:
-                month, year = month_year.groups()
-                months = {month, _fold(_MONTH_ALIASES.get(month, month)), _MONTH_NAMES_BY_FRENCH.get(month, month)}
-                if not year:
-                    # Alone, "may" and "march" are also common English words: keep the question's own form.
-                    months = {m for m in months if m not in _AMBIGUOUS_MONTHS} | {month}
-                # "juin 2024" also matches "20 juin 2024" and "June 20, 2024".
-                tail = rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
-                patterns.append([re.compile(rf"\b{m}{tail}") for m in months])
+            parts = None if _YEAR.fullmatch(name) else _date_parts(name)
+            if parts:
+                patterns.append(_date_patterns(*parts, own=folded.split()[0].rstrip(".")))
                 continue
             variants = {folded, _fold(_MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
             # Inflected forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".

@@ -265,6 +265,10 @@ def test_listed_passages_are_at_most_top_k_and_distinct(answers: list[Answer], a
         ("What did Mark Rutte say about Ukraine?", ["Mark", "Rutte", "Ukraine"]),
         ("Que dit le communiqué sur le SACEUR de l’OTAN ?", ["SACEUR", "OTAN"]),
         ("Depuis combien de jours l'Ukraine résiste-t-elle, 1 001 ?", ["Ukraine", "1 001"]),
+        ("What was updated on 22 Nov. 2024?", ["22", "Nov. 2024"]),
+        ("Qu'a-t-on décidé en janv. 2025 ?", ["janv. 2025"]),
+        ("What happened on 2024-11-20 and on 20/11/2024?", ["2024-11-20", "20/11/2024"]),
+        ("Combien de pays en sept ?", []),
     ],
 )
 def test_entities_are_the_names_and_numbers_of_the_question(question: str, expected: list[str]) -> None:
@@ -448,6 +452,12 @@ def test_what_a_question_sets_aside_is_not_one_of_its_entities(question: str, ex
     (["2024"], None, 0.0),
     (["June 20, 2024"], "2024-06-20", 1.0),
     (["June 20, 2024"], "2023-06-20", 0.0),
+    (["Nov. 2024"], "2024-11-20", 1.0),
+    (["2024-11-20"], "2024-11-22", 1.0),
+    (["2024-11-20"], "2024-12-20", 0.0),
+    (["20/11/2024"], "2024-11-20", 1.0),
+    (["11/20/2024"], "2024-11-20", 1.0),
+    (["05/11/2024"], "2024-11-20", 1.0),
 ])
 def test_release_date_match_counts_the_question_dates_that_are_the_release_date(
         names: list[str], iso: str | None, expected: float) -> None:
@@ -475,6 +485,8 @@ def test_a_question_dated_elsewhere_than_the_best_release_is_a_mismatch(
     ("What was discussed at the 2023 meeting?", True),
     ("Qui a ouvert la réunion ?", False),
     ("How many partners attended, 26?", False),
+    ("What changed on 2024-11-20?", True),
+    ("Qu'a-t-on décidé en févr. 2024 ?", True),
 ])
 def test_a_question_names_dates_when_it_names_a_year_or_a_month(question: str, names_dates: bool) -> None:
     assert ExtractiveAnswerer.names_dates(question) is names_dates
@@ -488,6 +500,25 @@ def test_a_french_month_alone_is_not_matched_by_an_english_word_it_resembles() -
         assert ExtractiveAnswerer._coverage(patterns, text) == 0.0
     with_year = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities("Qu'a-t-on décidé en mai 2024 ?"))
     assert ExtractiveAnswerer._coverage(with_year, "in may 2024 nato decided") == 1.0
+
+
+@pytest.mark.parametrize("question", [
+    "What was decided on 2024-11-20?",
+    "Qu'a-t-on décidé le 20/11/2024 ?",
+    "What was decided in Nov. 2024?",
+    "What was decided on November 20, 2024?",
+])
+def test_a_date_written_any_way_is_covered_by_the_release_that_writes_it_another_way(question: str) -> None:
+    patterns = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities(question))
+    for text in ("le 20 novembre 2024, l'emi a tenu sa reunion", "mis a jour le: 20 nov. 2024 15:48"):
+        assert ExtractiveAnswerer._coverage(patterns, text) == 1.0, (question, text)
+    assert ExtractiveAnswerer._coverage(patterns, "le 21 novembre 2023, l'emi a tenu sa reunion") == 0.0
+
+
+def test_a_full_date_needs_its_day() -> None:
+    patterns = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities("What happened on 2024-11-20?"))
+    assert ExtractiveAnswerer._coverage(patterns, "le 21 novembre 2024, la reunion") == 0.0
+    assert ExtractiveAnswerer._coverage(patterns, "le 20 novembre 2024, la reunion") == 1.0
 
 
 def test_cognate_prefixes_fold_accents_and_skip_short_and_function_words() -> None:
