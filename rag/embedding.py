@@ -42,9 +42,12 @@ def resolve_model_path(config: RagConfig) -> tuple[str, str]:
 
 def preferred_backend(config: RagConfig) -> str:
     """The runtime `embed_backend = "auto"` means: ONNX for the bundled model, whose export is known to give
-    the torch vectors, and torch for any other model, which may not be a BERT with mean pooling."""
+    the torch vectors, and torch for any other model, which may not be a BERT with mean pooling. An explicit
+    `precision = "bf16"` also means torch: only torch runs bf16."""
     if config.embed_backend != "auto":
         return config.embed_backend
+    if config.precision == "bf16":
+        return "torch"
     return "onnx" if config.model == BUNDLED_MODEL and importlib.util.find_spec("onnxruntime") else "torch"
 
 

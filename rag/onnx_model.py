@@ -6,6 +6,8 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -115,6 +117,25 @@ def _export_fp32(folder: Path, target: Path) -> None:
                          "use embed_backend = \"torch\"")
 
 
+def _export_fp32_in_child(folder: Path, target: Path) -> None:
+    """Run the export in a child process: its 2.5 GB peak and the torch import leave with it, and when the
+    system kills it for lack of memory the caller gets a ModelError (which `auto` turns into torch) instead of
+    dying with it."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "rag.onnx_model", str(folder), str(target)],
+                            capture_output=True, text=True, env=env, check=False)
+    if result.returncode == 0:
+        return
+    if result.returncode < 0:
+        reason = (f"the export process was killed by signal {-result.returncode}, which is what the system does "
+                  "when memory runs out (the export needs about 2.5 GB)")
+    else:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit code {result.returncode}"
+    raise ModelError(f"cannot export {folder} to ONNX: {reason}; use embed_backend = \"torch\"")
+
+
 def mean_pool_cosines(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
     def pool(hidden: np.ndarray) -> np.ndarray:
         vectors = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
@@ -154,7 +175,7 @@ def ensure_onnx_model(folder: Path, int8: bool = False) -> Path:
                 return folder / ONNX_SUBDIR / filename
             started = time.perf_counter()
             if not _is_current(folder, FP32_FILE):
-                _publish(folder, FP32_FILE, lambda tmp: _export_fp32(folder, tmp))
+                _publish(folder, FP32_FILE, lambda tmp: _export_fp32_in_child(folder, tmp))
             if int8:
                 _publish(folder, INT8_FILE, lambda tmp: _quantize_int8(folder / ONNX_SUBDIR / FP32_FILE, tmp))
             log.info("exported %s to ONNX (%s) in %.1fs", folder.name, filename, time.perf_counter() - started)
@@ -184,3 +205,18 @@ def make_session(path: Path, threads: int | None = None):  # type: ignore[no-unt
     options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rag.onnx_model FOLDER TARGET`: the fp32 export alone, as ensure_onnx_model runs it."""
+    folder, target = (argv if argv is not None else sys.argv[1:])
+    try:
+        _export_fp32(Path(folder), Path(target))
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

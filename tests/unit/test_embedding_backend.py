@@ -58,3 +58,8 @@ def test_auto_falls_back_to_torch_when_onnx_cannot_run() -> None:
 def test_an_explicit_onnx_backend_that_cannot_run_is_an_error() -> None:
     with pytest.raises((ModelError, RuntimeError, ImportError), match="onnxruntime"):
         SentenceTransformerEmbedder(load_config(env={}, embed_backend="onnx"))
+
+
+def test_an_explicit_bf16_precision_runs_on_torch_even_for_the_bundled_model() -> None:
+    assert preferred_backend(load_config(env={}, model=BUNDLED_MODEL, precision="bf16")) == "torch"
+    assert preferred_backend(load_config(env={}, model=BUNDLED_MODEL, embed_backend="onnx", precision="bf16")) == "onnx"
