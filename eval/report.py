@@ -11,7 +11,7 @@ from .metrics import Outcome
 
 def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list[Outcome]],
                  baseline: dict[str, Any] | None = None) -> None:
-    from .run import KEYS, format_table
+    from .run import KEYS, format_cell, format_table
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -19,6 +19,8 @@ def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list
         "# Evaluation report", "",
         f"Q&A file `{report.get('qa_file')}`, {report['n']} questions; model `{report.get('model')}`; "
         f"index {report.get('index')}; answer mode `{report.get('answer_mode')}`.", "",
+        f"Produced by `{report.get('command', 'rag eval')}`. `mean_answer_chars` counts the quoted characters of "
+        "an answer (its framing line and citation markers aside).", "",
         "## By mode and language", "", format_table(report), "",
     ]
     if baseline is not None:
@@ -27,30 +29,41 @@ def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list
         lines += [f"## {mode}: by question kind", "", "| kind | n | " + " | ".join(KEYS) + " |",
                   "|" + "---|" * (len(KEYS) + 2)]
         for kind, row in groups["by_kind"].items():
-            cells = ["-" if row[k] is None else f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in KEYS]
-            lines.append(f"| {kind} | {row['n']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {kind} | {row['n']} | " + " | ".join(format_cell(k, row[k]) for k in KEYS) + " |")
         lines += ["", f"### {mode}: failed questions", ""]
-        for o in outcomes[mode]:
-            problems = []
-            if o.item.answerable:
-                if o.abstained:
-                    problems.append(f"abstained ({o.extra.get('abstain_reason')})")
-                elif not o.answer_correct:
-                    problems.append("answer lacks the expected string")
-                if o.first_relevant_rank != 1:
-                    problems.append(f"first relevant passage at rank {o.first_relevant_rank}")
-            elif not o.abstained:
-                problems.append("answered an unanswerable question")
-            if problems:
-                answer = o.answer_text.replace("\n", " ").replace("|", "\\|")[:220]
-                lines.append(f"- **{o.item.id}** ({o.item.kind}) {o.item.question} — expected {list(o.item.answers)} "
-                             f"in {sorted(o.item.gold_docs)}; {'; '.join(problems)}; top releases "
-                             f"{o.extra.get('top_docs')}; answer: {answer}")
+        failures = [_failure_line(o) for o in outcomes[mode]]
+        lines += [line for line in failures if line] or ["None."]
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
     _chart(out_dir / "modes.png", report)
     if baseline is not None:
         _before_after_chart(out_dir / "before_after.png", baseline, report)
+
+
+def _one_line(text: str, limit: int) -> str:
+    return " ".join(text.split()).replace("|", "\\|")[:limit]
+
+
+def _failure_line(o: Outcome) -> str | None:
+    """One Markdown line on what went wrong with a question, and what was retrieved; None when nothing did."""
+    problems = []
+    if o.item.answerable:
+        if o.abstained:
+            problems.append(f"abstained ({o.extra.get('abstain_reason')})")
+        elif not o.answer_correct:
+            problems.append("answer lacks the expected string")
+        if not o.abstained and not o.citation_correct:
+            problems.append("no cited passage is relevant")
+        if o.first_relevant_rank != 1:
+            problems.append(f"first relevant passage at rank {o.first_relevant_rank}")
+    elif not o.abstained:
+        problems.append("answered an unanswerable question")
+    if not problems:
+        return None
+    first = f"{o.ranked[0][0]}: “{_one_line(o.ranked[0][1], 160)}…”" if o.ranked else "nothing"
+    return (f"- **{o.item.id}** ({o.item.kind}) {o.item.question} — expected {list(o.item.answers)} "
+            f"in {sorted(o.item.gold_docs)}; {'; '.join(problems)}; top releases {o.extra.get('top_docs')}; "
+            f"first passage {first}; answer: {_one_line(o.answer_text, 220)}")
 
 
 # Metrics where a lower figure is better; every other one improves upwards.
@@ -72,9 +85,11 @@ def _number(value: Any) -> str:
 def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> list[str]:
     """Markdown tables "before → after (change)" for every mode both runs measured, by language and by kind."""
     described = baseline.get("baseline_of", {}).get("commit") or baseline.get("index", {}).get("generation", "?")
+    how = baseline.get("baseline_of", {}).get("command") or baseline.get("command")
     lines = ["## Before → after", "",
-             f"Before: `{baseline.get('qa_file', '?')}` run on {described} ({baseline.get('n', '?')} questions); "
-             f"after: this run. Lower is better for {', '.join(sorted(LOWER_IS_BETTER))}.", ""]
+             f"Before: `{baseline.get('qa_file', '?')}` run on {described} ({baseline.get('n', '?')} questions"
+             f"{f', by `{how}`' if how else ''}); after: this run. "
+             f"Lower is better for {', '.join(sorted(LOWER_IS_BETTER))}.", ""]
     shared = [m for m in report["modes"] if m in baseline["modes"]]
     if not shared:
         return lines + ["The baseline measured none of this run's modes.", ""]

@@ -16,6 +16,7 @@ from rag.config import RagConfig
 from rag.errors import RagError
 
 from .metrics import Outcome, QAItem, summarise, summarise_by
+from .validate import DEFAULT_QA_PATH, runner_problems
 
 RETRIEVAL_DEPTH = 10
 
@@ -26,16 +27,56 @@ def load_items(path: Path) -> list[QAItem]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise RagError(f"cannot read the Q&A file {path}: {exc.strerror or exc}") from exc
+    seen: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            items.append(QAItem.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise RagError(f"{path}:{number}: not a Q&A record ({exc}); check it with `python -m eval.validate`") from exc
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RagError(f"{path}:{number}: not JSON ({exc.msg}, column {exc.colno})") from exc
+        problems = runner_problems(record)
+        if problems:
+            raise RagError(f"{path}:{number}: not a Q&A record: {'; '.join(problems)}; "
+                           "check the file with `python -m eval.validate`")
+        if record["id"] in seen:
+            raise RagError(f"{path}:{number}: id {record['id']!r} was already used on line {seen[record['id']]}")
+        seen[record["id"]] = number
+        items.append(QAItem.from_dict(record))
     if not items:
         raise RagError(f"{path} holds no questions")
     return items
+
+
+def check_releases_indexed(items: list[QAItem], indexed: set[str]) -> None:
+    """A question whose release is not in the index would score zero and look like a retrieval failure."""
+    missing: dict[str, list[str]] = {}
+    for item in items:
+        for doc_id in sorted(item.gold_docs - indexed):
+            missing.setdefault(doc_id, []).append(item.id)
+    if missing:
+        listed = "; ".join(f"{doc_id} (asked by {', '.join(ids[:3])}{'…' if len(ids) > 3 else ''})"
+                           for doc_id, ids in sorted(missing.items()))
+        raise RagError(f"{len(missing)} release(s) named by the Q&A file are not in the index: {listed}. "
+                       "Index them (rag index --add FILE) or point --corpus-dir at the corpus they come from.")
+
+
+def _shown(path: Path) -> str:
+    """A path as the report shows it: relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_modes(text: str) -> list[str]:
+    modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    if not modes:
+        raise RagError("no retrieval mode given: use --modes with dense, lexical and/or hybrid")
+    unknown = [m for m in modes if m not in ("dense", "lexical", "hybrid")]
+    if unknown:
+        raise RagError(f"unknown retrieval mode(s) {unknown}: use dense, lexical, hybrid")
+    return modes
 
 
 def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: str | None) -> Outcome:
@@ -95,19 +136,22 @@ def load_baseline(path: Path) -> dict[str, Any]:
 
 
 def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = set(modes) - {"dense", "lexical", "hybrid"}
-    if unknown:
-        raise RagError(f"unknown retrieval mode(s) {sorted(unknown)}: use dense, lexical, hybrid")
-    items = load_items(args.qa)
+    modes = parse_modes(args.modes)
+    qa_path = args.qa or DEFAULT_QA_PATH
+    items = load_items(qa_path)
     baseline = load_baseline(args.baseline) if getattr(args, "baseline", None) else None
     assistant = open_assistant(config, build=not args.no_build)
+    check_releases_indexed(items, set(assistant.stored.documents))
     report, outcomes = run_eval(assistant, items, modes, args.answer_mode)
     status = assistant.status()
     report["model"] = status.model_id
     report["index"] = {"generation": status.generation, "documents": status.documents, "chunks": status.chunks,
                        "chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "top_k": config.top_k}
-    report["qa_file"] = str(args.qa)
+    report["qa_file"] = _shown(qa_path)
+    report["command"] = " ".join(["rag eval", f"--qa {_shown(qa_path)}", f"--modes {','.join(modes)}",
+                                  *([f"--answer-mode {args.answer_mode}"] if args.answer_mode else []),
+                                  *([f"--baseline {args.baseline}"] if getattr(args, "baseline", None) else []),
+                                  *([f"--out {args.out}"] if args.out else [])])
     report["answer_mode"] = args.answer_mode or config.answer_mode
     if args.out:
         from .report import write_report
@@ -127,15 +171,21 @@ KEYS = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy"
         "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms", "latency_p95_ms"]
 
 
+def format_cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.1f}" if key in ("latency_p50_ms", "latency_p95_ms", "mean_answer_chars") else f"{value:.3f}"
+
+
 def format_table(report: dict[str, Any]) -> str:
     header = "| mode | lang | n | " + " | ".join(KEYS) + " |"
     lines = [header, "|" + "---|" * (len(KEYS) + 3)]
     for mode, groups in report["modes"].items():
-        for group in ("fr", "en", "overall"):
-            if group not in groups:
-                continue
+        # French and English first, then any other language of the file, then the overall row.
+        others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind"))
+        for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]:
             row = groups[group]
-            cells = ["-" if row[k] is None else f"{row[k]:.3f}" if isinstance(row[k], float) and k not in
-                     ("latency_p50_ms", "latency_p95_ms", "mean_answer_chars") else f"{row[k]:.1f}" for k in KEYS]
-            lines.append(f"| {mode} | {group} | {row['n']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {mode} | {group} | {row['n']} | " + " | ".join(format_cell(k, row[k]) for k in KEYS) + " |")
     return "\n".join(lines)

@@ -63,19 +63,33 @@ def _is_str_list(value: Any) -> bool:
 
 
 def _check_types(obj: dict[str, Any]) -> list[str]:
+    """Type problems of the keys the record has (missing keys are reported elsewhere)."""
     problems: list[str] = []
     for key in ("id", "lang", "question", "evidence", "kind"):
-        if not isinstance(obj[key], str):
+        if key in obj and not isinstance(obj[key], str):
             problems.append(f"{key} must be a string")
-    if not _is_str_list(obj["answers"]):
-        problems.append("answers must be a list of strings")
-    if not _is_str_list(obj["alt_doc_ids"]):
-        problems.append("alt_doc_ids must be a list of strings")
-    if obj["doc_id"] is not None and not isinstance(obj["doc_id"], str):
+    for key in ("answers", "alt_doc_ids"):
+        if key in obj and not _is_str_list(obj[key]):
+            problems.append(f"{key} must be a list of strings")
+    if obj.get("doc_id") is not None and not isinstance(obj["doc_id"], str):
         problems.append("doc_id must be a string or null")
-    if not isinstance(obj["answerable"], bool):
+    if "answerable" in obj and not isinstance(obj["answerable"], bool):
         problems.append("answerable must be a boolean")
     return problems
+
+
+# What `rag eval` needs of a record to score it; evidence, kind and alt_doc_ids may be left out.
+RUNNER_KEYS: frozenset[str] = frozenset({"id", "lang", "question", "answers", "doc_id", "answerable"})
+
+
+def runner_problems(obj: Any) -> list[str]:
+    """Why `rag eval` cannot score this record (wrong shape or types), or nothing: unlike the full validation,
+    this needs no release text, so any Q&A file over any index can be run."""
+    if not isinstance(obj, dict):
+        return [f"expected a JSON object, got {type(obj).__name__}"]
+    missing = RUNNER_KEYS - set(obj)
+    problems = [f"missing keys: {', '.join(sorted(missing))}"] if missing else []
+    return problems + _check_types(obj)
 
 
 def _check_record(obj: dict[str, Any], docs: dict[str, str]) -> list[str]:

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run the Q&A evaluation set")
     _common(ev)
-    ev.add_argument("--qa", type=Path, default=Path("eval/qa.jsonl"), help="Q&A file (JSON Lines)")
+    ev.add_argument("--qa", type=Path, help="Q&A file (JSON Lines; default: the bundled eval/qa.jsonl)")
     ev.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated retrieval modes")
     ev.add_argument("--answer-mode", choices=["extractive", "llm"], help="answer mode")
     ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

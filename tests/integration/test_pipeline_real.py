@@ -242,3 +242,37 @@ def test_cli_ask_json_over_the_real_index_prints_the_documented_keys(real_config
     for passage in data["passages"]:
         assert {"doc_id", "chunk_id", "score", "text", "start", "end"} <= set(passage)
     assert {"embed_query", "retrieve", "answer", "total"} <= set(data["timings_ms"])
+
+
+def test_cli_eval_json_and_out_over_the_real_index(real_config: RagConfig, tmp_path: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in QA_LINES[1:3] + QA_LINES[4:5]),
+                  encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"RAG_INDEX_DIR": str(real_config.index_dir), "RAG_CORPUS_DIR": str(real_config.corpus_dir)})
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "eval", "--no-build", "--qa", str(qa), "--modes", "hybrid,lexical",
+         "--json", "--out", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert list(data["modes"]) == ["hybrid", "lexical"] and data["n"] == 3
+    assert set(KEYS) <= set(data["modes"]["hybrid"]["overall"])
+    assert (data["modes"]["hybrid"]["fr"]["n"], data["modes"]["hybrid"]["en"]["n"]) == (2, 1)
+    assert {"model", "index", "command"} <= set(data)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| hybrid | fr | 2 |" in report and "### lexical: failed questions" in report
+    assert (out / "modes.png").stat().st_size > 0 and json.loads((out / "results.json").read_text())["n"] == 3
+
+
+def test_cli_eval_refuses_a_question_on_a_release_the_index_lacks(real_config: RagConfig, tmp_path: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({**QA_LINES[0], "doc_id": "999_not_indexed"}) + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"RAG_INDEX_DIR": str(real_config.index_dir), "RAG_CORPUS_DIR": str(real_config.corpus_dir)})
+    result = subprocess.run([sys.executable, "-m", "rag", "eval", "--no-build", "--qa", str(qa), "--json"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "999_not_indexed (asked by fr-001)" in result.stderr
