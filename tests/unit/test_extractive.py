@@ -543,3 +543,36 @@ def test_an_english_question_credits_the_french_sentences_sharing_its_cognates(s
 def test_cognates_count_only_across_languages(stored: StoredIndex) -> None:
     ranked = _candidates_for(stored, "Quelle délégation ukrainienne a été remerciée ?", "fr")
     assert ranked and all(e.feature("cognate_overlap") == 0.0 for e in ranked)
+
+
+def _signals_over(stored: StoredIndex, question: str, lang: str, release_prefix: str) -> tuple[dict[str, float], float]:
+    """The abstention signals and probability for a question whose passages all come from one release."""
+    answerer = ExtractiveAnswerer(stored)
+    passages = [ScoredChunk(c, 1.0) for c in stored.chunks if c.doc_id.startswith(release_prefix)]
+    ranked = answerer.candidates(question, stored.sentence_vectors[0], lang, passages)
+    signals = answerer.abstention_signals(ranked, question, lang, passages)
+    return signals, answerer.answerable_probability(signals)
+
+
+@pytest.mark.parametrize(("lang", "known", "unknown"), [
+    ("fr", "Qu'a dit Mark Rutte aux chefs d'état-major ?", "Qu'a dit Jens Stoltenberg aux chefs d'état-major ?"),
+    ("en", "What did Mark Rutte tell the defence chiefs?", "What did Jens Stoltenberg tell the defence chiefs?"),
+])
+def test_a_question_on_someone_the_release_never_names_is_less_answerable(
+        stored: StoredIndex, lang: str, known: str, unknown: str) -> None:
+    known_signals, known_p = _signals_over(stored, known, lang, "004")
+    unknown_signals, unknown_p = _signals_over(stored, unknown, lang, "004")
+    assert (known_signals["entity_in_doc"], unknown_signals["entity_in_doc"]) == (1.0, 0.0)
+    assert unknown_p < known_p
+
+
+@pytest.mark.parametrize(("lang", "right_date", "wrong_date"), [
+    ("fr", "Qui a ouvert la réunion de janvier 2025 ?", "Qui a ouvert la réunion de mars 2021 ?"),
+    ("en", "Who opened the January 2025 meeting?", "Who opened the March 2021 meeting?"),
+])
+def test_a_question_dated_when_the_release_is_not_is_less_answerable(
+        stored: StoredIndex, lang: str, right_date: str, wrong_date: str) -> None:
+    right_signals, right_p = _signals_over(stored, right_date, lang, "004")
+    wrong_signals, wrong_p = _signals_over(stored, wrong_date, lang, "004")
+    assert (right_signals["date_mismatch"], wrong_signals["date_mismatch"]) == (0.0, 1.0)
+    assert wrong_p < right_p
