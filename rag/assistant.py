@@ -66,8 +66,8 @@ def ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool =
     return _ensure_index(config, embedder, rebuild_if_stale)[0]
 
 
-def _ensure_index(config: RagConfig, embedder: Embedder,
-                  rebuild_if_stale: bool) -> tuple[BuildReport | None, StoredIndex | None]:
+def _ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool,
+                  build_if_missing: bool = True) -> tuple[BuildReport | None, StoredIndex | None]:
     """The build report if a build ran, else the fresh index as checked (so it need not be loaded again)."""
     try:
         generation = current_generation(config.index_dir)
@@ -81,6 +81,8 @@ def _ensure_index(config: RagConfig, embedder: Embedder,
             )
         return None, stored
     except IndexMissingError:
+        if not build_if_missing:
+            raise
         log.info("no index yet: building it from %s", config.corpus_dir)
         return build_index(config, embedder), None
     except RagError as exc:
@@ -239,7 +241,8 @@ def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | N
         from .embedding import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder(config)
-    stored = _ensure_index(config, embedder, rebuild_if_stale=True)[1] if build else None
+    # Without build the index is still checked against the releases: a stale one is refused, not used.
+    stored = _ensure_index(config, embedder, rebuild_if_stale=build, build_if_missing=build)[1]
     from .generative import make_generator
 
     # Always built (it opens no connection): the page can switch a conversation to LLM answers.

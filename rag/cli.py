@@ -106,7 +106,8 @@ def _print_answer(answer_dict: dict, stream=sys.stdout) -> None:  # type: ignore
               f"— {words['chars'].format(start=c['start'], end=c['end'])}", file=stream)
     if answer_dict["mode"] == "abstain":
         for i, p in enumerate(answer_dict["passages"][:3], start=1):
-            print(f"  ~{i} {p['doc_id']}: {p['text'][:160].strip()}…", file=stream)
+            preview = " ".join(p["text"][:160].split())  # one line per passage, whatever its line breaks
+            print(f"  ~{i} {p['doc_id']}: {preview}…", file=stream)
 
 
 def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:

@@ -175,3 +175,26 @@ def test_citation_lines_speak_the_language_of_the_answer(lang: str, expected: li
     printed = stream.getvalue()
     assert all(part in printed for part in expected), printed
     assert foreign not in printed
+
+
+def test_asking_without_building_refuses_an_index_older_than_its_releases(
+        capsys: pytest.CaptureFixture[str], fake_model: None, fake_index: tuple[Path, Path]) -> None:
+    corpus, index = fake_index
+    release = next(corpus.glob("000_*.txt"))
+    release.write_text(release.read_text(encoding="utf-8").replace("Janusz Adamczak", "Marie Curie"), encoding="utf-8")
+    before = current_generation(index)
+    code = main(["ask", "-q", "--no-build", "--index-dir", str(index), "--corpus-dir", str(corpus),
+                 "Qui a ouvert la réunion de novembre 2024 ?"])
+    out, errors = error_lines(capsys)
+    assert code == 1 and "Adamczak" not in out
+    assert len(errors) == 1 and "changed since the index" in errors[0] and "rag index" in errors[0]
+    assert current_generation(index) == before
+
+
+
+def test_each_related_passage_of_an_abstention_is_previewed_on_one_line() -> None:
+    answer = {**_answer_dict("fr"), "mode": "abstain", "citations": [], "context_question": None,
+              "passages": [{"doc_id": "000_a", "text": "Titre\n\nPremière ligne.\nSeconde ligne."}]}
+    stream = io.StringIO()
+    _print_answer(answer, stream)
+    assert "  ~1 000_a: Titre Première ligne. Seconde ligne.…" in stream.getvalue().splitlines()
