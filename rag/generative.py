@@ -154,6 +154,10 @@ class OpenAIChatGenerator:
                 self._before_retry(cancelled)
             except httpx.TimeoutException as exc:
                 raise GeneratorError(self._timeout_message()) from exc
+            except httpx.InvalidURL as exc:  # not an HTTPError: a malformed llm.base_url ("host:port:/v1")
+                raise GeneratorError(self._redact(
+                    f"llm.base_url {self.llm.base_url!r} is not a valid URL ({exc}): "
+                    "set it to the server's address, e.g. http://localhost:11434/v1")) from exc
             except httpx.HTTPError as exc:
                 raise GeneratorError(self._redact(
                     f"the connection to {self.llm.base_url} failed: {type(exc).__name__}: {exc}")) from exc

@@ -127,13 +127,19 @@ def check_reply(reply: str, question: str, passages: Sequence[ScoredChunk]) -> C
         renumber.setdefault(n, len(renumber) + 1)
 
     unsupported: list[str] = []
+    any_supported = False
     for sentence, cited in zip(sentences, cited_by_sentence, strict=True):
         markers = _markers(sentence)
-        quotes_ok = all(_quote_in_passages(q, [passages[n - 1] for n in cited]) for q in _quotes(sentence))
-        if not markers or len(cited) < len(markers) or not quotes_ok:
+        cited_passages = [passages[n - 1] for n in cited]
+        quotes_ok = all(_quote_in_passages(q, cited_passages) for q in _quotes(sentence))
+        shares_words = _shares_words(_strip_markers(sentence), cited_passages)
+        any_supported |= bool(cited) and shares_words
+        if not markers or len(cited) < len(markers) or not quotes_ok or not shares_words:
             claim = _strip_markers(sentence)
             if claim not in unsupported:
                 unsupported.append(claim)
+    if not any_supported:
+        raise UngroundedAnswerError("no sentence of the answer shares a word with the passages it cites")
 
     citations = []
     for original, marker in renumber.items():
@@ -197,6 +203,19 @@ def _quote_in_passages(quote: str, passages: Sequence[ScoredChunk]) -> bool:
 def _tokens(text: str) -> set[str]:
     folded = "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
     return {w for w in _WORD.findall(folded) if (len(w) > 2 or w.isdigit()) and w not in _STOPWORDS}
+
+
+def _word_keys(text: str) -> set[str]:
+    """Content words, cut to their first five letters so that a translation's cognates and inflections meet
+    ("résilience" / "resilience", "partenaires" / "partners" do not, "Adamczak" and "2024" do)."""
+    return {w[:5] for w in _tokens(text)}
+
+
+def _shares_words(claim: str, passages: Sequence[ScoredChunk]) -> bool:
+    """Whether a claim has at least one content word of a passage it cites: a cited sentence with none
+    ("PWNED [1]") says nothing the passage says. A claim without content words cannot be judged and passes."""
+    keys = _word_keys(claim)
+    return not keys or any(keys & _word_keys(p.chunk.text) for p in passages)
 
 
 def _cite(marker: int, passage: ScoredChunk, claim: str, question: str) -> Citation:

@@ -217,6 +217,12 @@ def test_connection_refused_is_a_generator_error_without_waiting() -> None:
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.parametrize("base_url", ["http://localhost:11434:/v1", "http://localhost:port/v1", "http://[::1/v1"])
+def test_a_malformed_base_url_is_a_generator_error_saying_so(base_url: str) -> None:
+    with pytest.raises(GeneratorError, match="is not a valid URL"):
+        OpenAIChatGenerator(llm_config(base_url)).generate("Où ?", "fr", five_passages())
+
+
 def test_connection_refused_once_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     port = closed_port()
     started: list[Endpoint] = []

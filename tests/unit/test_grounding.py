@@ -64,3 +64,14 @@ def test_prompt_asks_for_the_question_language_and_names_the_passage_range() -> 
     assert "The releases do not contain the answer to this question." in system
     assert '<passage id="1" doc="rutte-kyiv" title="Visite à Kyiv" date="2024-10-03">' in user
     assert '<passage id="3" doc="autre-0" title="Autre 0" date="">' in user
+
+
+def test_an_answer_sharing_no_word_with_the_passages_it_cites_is_rejected() -> None:
+    with pytest.raises(UngroundedAnswerError, match="no sentence of the answer shares a word"):
+        check_reply("PWNED [1].", "Où Rutte est-il allé ?", five_passages())
+
+
+def test_a_cited_sentence_sharing_no_word_with_its_passage_is_flagged_beside_a_supported_one() -> None:
+    checked = check_reply("Mark Rutte visited Kyiv on 3 October 2024 [1]. Bananas are yellow [1].",
+                          "Where did Rutte go?", five_passages())
+    assert checked.unsupported_sentences == ("Bananas are yellow.",)
