@@ -38,7 +38,7 @@ def _with_preceding(sentences: list[Sentence], index: int, window: int) -> str:
 
 
 # Bump when cleaning, metadata extraction, sentence splitting or chunking changes what a file becomes.
-TEXT_PIPELINE_VERSION = 4
+TEXT_PIPELINE_VERSION = 5
 
 
 def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:

@@ -126,6 +126,9 @@ def _write_bad_inputs(folder: Path) -> None:
         "Der Militärausschuss der NATO traf sich in Brüssel, um über die Unterstützung der Ukraine "
         "und die Zusammenarbeit mit den Partnern zu beraten.", encoding="utf-8")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n")
+    (folder / "utf16.txt").write_bytes("Réunion à Bruxelles le 5 mai 2025 : les chefs se sont réunis.".encode("utf-16"))
+    (folder / "links.md").write_text("Voir [la page](javascript:alert(1)) et [le plan](https://x.int/a_(b)).",
+                                     encoding="utf-8")
 
 
 def test_each_bad_input_has_a_defined_outcome(tmp_path: Path) -> None:
@@ -135,7 +138,7 @@ def test_each_bad_input_has_a_defined_outcome(tmp_path: Path) -> None:
     assert "binary" in reasons["binary.txt"]
     assert reasons["empty.txt"] == "empty file"
     assert "whitespace" in reasons["blank.txt"]
-    assert "over the 5 MB limit" in reasons["huge.txt"]
+    assert "over the 1 MB limit" in reasons["huge.txt"]
     assert "unsupported file type '.png'" in reasons["image.png"]
     documents = {d.doc_id: d for d in report.documents}
     assert documents["bom"].text.startswith("Titre du communiqué") and documents["bom"].title is not None
@@ -144,6 +147,8 @@ def test_each_bad_input_has_a_defined_outcome(tmp_path: Path) -> None:
     assert "alert" not in documents["page"].text and "color:red" not in documents["page"].text
     assert "Martin Dupuis" in documents["page"].text and documents["page"].date == "2025-03-03"
     assert documents["german"].lang == "de"
+    assert "Réunion à Bruxelles le 5 mai 2025" in documents["utf16"].text
+    assert documents["links"].text == "Voir la page et le plan."
 
 
 def test_exact_and_near_duplicates_are_indexed_once(fake_config: RagConfig, fake_embedder: HashingEmbedder) -> None:

@@ -20,6 +20,8 @@ OUTPUT_DIGESTS = {
     3: "1f9504d3174a9ee55d0f7f6dc4ed147bf6b57f4d910c3e81f0de3f25b30acb7e",
     # 4: an update stamp on the first line is no longer taken as the title (the seeds do not have one).
     4: "1f9504d3174a9ee55d0f7f6dc4ed147bf6b57f4d910c3e81f0de3f25b30acb7e",
+    # 5: a Markdown link whose target holds parentheses keeps its text whole; UTF-16 files are read (not seeds).
+    5: "1f9504d3174a9ee55d0f7f6dc4ed147bf6b57f4d910c3e81f0de3f25b30acb7e",
 }
 
 
