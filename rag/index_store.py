@@ -287,6 +287,9 @@ def read_manifest(generation: Path) -> dict[str, Any]:
         manifest: dict[str, Any] = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(f"cannot read {generation / MANIFEST} ({exc}): rebuild with `rag index`") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{generation / MANIFEST} is not an index manifest (a JSON {type(manifest).__name__}): "
+                                "rebuild with `rag index`")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexStaleError(
             f"index format {manifest.get('format_version')} is not this version's {FORMAT_VERSION}: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -11,6 +12,10 @@ from functools import lru_cache
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its own logger to DEBUG when imported, which overrides the level the application chose (rag -q
+# printed "DEBUG bm25s: Building index from IDs objects"); leave the level to the application's root logger.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 _ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)'", re.IGNORECASE)

@@ -232,6 +232,8 @@ def test_cli_ask_json_over_the_real_index_prints_the_documented_keys(real_config
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    # -q: no library chatter (bm25s set its logger to DEBUG when imported and printed a line per index load).
+    assert "DEBUG" not in result.stderr and "INFO" not in result.stderr, result.stderr
     data = json.loads(result.stdout)
     assert {"question", "answer", "mode", "citations", "passages", "timings_ms"} <= set(data)
     assert data["question"] == question

@@ -67,9 +67,10 @@ def test_a_deleted_file_is_reported_corrupt(fake_config: RagConfig, built: Path)
         load_generation(fake_config.index_dir)
 
 
-def test_an_unreadable_manifest_is_reported_corrupt(fake_config: RagConfig, built: Path) -> None:
-    (built / "manifest.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="manifest.json"):
+@pytest.mark.parametrize("content", ["{not json", "[]", "\"text\""])
+def test_an_unreadable_manifest_is_reported_corrupt(fake_config: RagConfig, built: Path, content: str) -> None:
+    (built / "manifest.json").write_text(content, encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="manifest.json.*rag index"):
         load_generation(fake_config.index_dir)
 
 
