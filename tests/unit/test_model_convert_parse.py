@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,8 @@ def _fake_converted_folder(folder: Path, sha: str = BUNDLED_BIN_SHA256) -> Path:
     folder.mkdir(parents=True)
     for name in ("modules.json", "model.safetensors", "tokenizer.json", "config.json"):
         (folder / name).write_text("{}")
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    (folder / mc.FILE_SIZES).write_text(json.dumps(sizes))
     (folder / "SOURCE.txt").write_text(f"{mc.CONVERTER_FORMAT}\nSource sha256  : {sha}\n")
     return folder
 
@@ -154,6 +157,15 @@ def test_is_converted_needs_marker_and_files(tmp_path: Path) -> None:
     assert not mc.is_converted(_fake_converted_folder(tmp_path / "other", sha="0" * 64))
     (good / "modules.json").unlink()
     assert not mc.is_converted(good)
+
+
+def test_a_truncated_weights_file_makes_the_folder_unconverted(tmp_path: Path) -> None:
+    folder = _fake_converted_folder(tmp_path / "model")
+    (folder / "model.safetensors").write_text("")
+    assert not mc.is_converted(folder)
+    older = _fake_converted_folder(tmp_path / "older")
+    (older / mc.FILE_SIZES).unlink()  # converted before sizes were recorded: converted again, once
+    assert not mc.is_converted(older)
 
 
 def test_ensure_reuses_a_complete_folder_without_converting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
