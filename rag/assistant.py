@@ -14,7 +14,7 @@ from .config import RagConfig
 from .errors import GeneratorError, IndexMissingError, IndexStaleError, QuestionError, RagError, UngroundedAnswerError
 from .extractive import AnswerParams, ExtractiveAnswerer
 from .index_store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
-from .indexing import BuildReport, build_index, index_settings
+from .indexing import BuildReport, build_index, corpus_moved, index_settings
 from .language import detect_language
 from .loading import source_fingerprint
 from .protocols import Embedder, Generator
@@ -73,6 +73,12 @@ def _ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool,
         generation = current_generation(config.index_dir)
         stored = load_generation(config.index_dir, store=VectorStoreOptions.from_config(config))
         check_settings(stored.manifest, index_settings(config, embedder))
+        moved_from = corpus_moved(stored.manifest, config)
+        if moved_from:
+            raise IndexStaleError(
+                f"the index {generation.name} was built from the releases in {moved_from}, and the configuration "
+                f"now names {config.corpus_dir}: rebuild with `rag index`"
+            )
         sources = [Path(p) for p in stored.manifest.get("sources", [str(config.corpus_dir)])]
         if source_fingerprint(sources) != stored.manifest.get("source_fingerprint"):
             raise IndexStaleError(

@@ -108,6 +108,10 @@ def build_index(
         manifest = current.manifest if current else {}
         if sources is None:
             sources = [Path(p) for p in manifest.get("sources", [])] or [config.corpus_dir]
+            moved_from = corpus_moved(manifest, config)
+            if moved_from:
+                log.info("the corpus folder is now %s (the index was built from %s)", config.corpus_dir, moved_from)
+                sources = [config.corpus_dir] + [p for p in sources if _resolved(p) != moved_from]
         sources = _dedupe_paths(list(sources) + list(add or []))
         excluded = set(manifest.get("excluded_doc_ids", [])) | set(remove or [])
         if remove and current is not None:
@@ -141,9 +145,23 @@ def build_index(
         report.generation = _write(
             config, embedder, settings, documents, current, reusable, report, show_progress,
             {"sources": [str(p) for p in sources], "source_fingerprint": source_fingerprint(sources),
+             "corpus_dir": _resolved(config.corpus_dir),
              "excluded_doc_ids": sorted(excluded)},
         )
     return report
+
+
+def _resolved(path: Path | str) -> str:
+    return str(Path(path).resolve())
+
+
+def corpus_moved(manifest: dict, config: RagConfig) -> str | None:  # type: ignore[type-arg]
+    """The corpus folder the index was built from, when it was one of its sources and the configuration now
+    names another (`--corpus-dir`, RAG_CORPUS_DIR): the index must follow the configuration, not the past."""
+    previous = manifest.get("corpus_dir")
+    if not previous or previous == _resolved(config.corpus_dir):
+        return None
+    return previous if previous in {_resolved(p) for p in manifest.get("sources", [])} else None
 
 
 def _within(source: str, root: Path) -> bool:

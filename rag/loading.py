@@ -114,7 +114,9 @@ def iter_source_files(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            raise CorpusError(f"source {path} does not exist")
+            raise CorpusError(
+                f"source {path} does not exist: if the releases moved, point corpus_dir at their folder "
+                "(--corpus-dir or RAG_CORPUS_DIR), or name the sources again with `rag index --source FOLDER`")
     return found
 
 

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rag.assistant import Assistant
+from rag.assistant import Assistant, open_assistant
 from rag.config import RagConfig
-from rag.errors import CorpusError, IndexLockedError
+from rag.errors import CorpusError, IndexLockedError, IndexStaleError
 from rag.index_store import current_generation, load_generation, writer_lock
 from rag.indexing import build_index
 from rag.loading import load_documents
@@ -224,3 +225,44 @@ def test_killed_writer_leaves_a_loadable_consistent_index(
     build_index(fake_config, fake_embedder, show_progress=False)
     assert not list(fake_config.index_dir.glob(".staging-*"))
     assert "logistique" in load_generation(fake_config.index_dir).documents
+
+
+def _moved_corpus(fake_config: RagConfig, tmp_path: Path) -> RagConfig:
+    """The seeds copied to another folder with one more release, and a configuration naming that folder."""
+    moved = tmp_path / "moved"
+    shutil.copytree(fake_config.corpus_dir, moved)
+    (moved / "logistique.txt").write_text(NEW_RELEASE, encoding="utf-8")
+    return replace(fake_config, corpus_dir=moved)
+
+
+def test_an_index_follows_the_corpus_folder_the_configuration_names(
+        fake_config: RagConfig, fake_embedder: HashingEmbedder, tmp_path: Path) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    moved = _moved_corpus(fake_config, tmp_path)
+    report = build_index(moved, fake_embedder, show_progress=False)
+    assert report.added == ["logistique"] and len(report.unchanged) == 5
+    assert load_generation(moved.index_dir).manifest["sources"] == [str(moved.corpus_dir)]
+
+
+def test_asking_after_the_corpus_folder_changed_rebuilds_or_refuses_without_build(
+        fake_config: RagConfig, fake_embedder: HashingEmbedder, tmp_path: Path) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    moved = _moved_corpus(fake_config, tmp_path)
+    with pytest.raises(IndexStaleError, match=r"built from the releases in .*now names .*moved: rebuild with `rag index`"):
+        open_assistant(moved, build=False, embedder=fake_embedder)
+    assistant = open_assistant(moved, build=True, embedder=fake_embedder)
+    assert "logistique" in assistant.stored.documents
+
+
+def test_explicit_sources_are_kept_whatever_the_corpus_folder(
+        fake_config: RagConfig, fake_embedder: HashingEmbedder, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(fake_config.corpus_dir, elsewhere)
+    build_index(fake_config, fake_embedder, sources=[elsewhere], show_progress=False)
+    other = replace(fake_config, corpus_dir=tmp_path / "unrelated")
+    assert open_assistant(other, build=False, embedder=fake_embedder).stored.manifest["sources"] == [str(elsewhere)]
+
+
+def test_a_vanished_source_says_how_to_point_at_the_new_folder(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"does not exist: if the releases moved, point corpus_dir"):
+        load_documents([tmp_path / "gone"])
