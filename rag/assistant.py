@@ -15,7 +15,7 @@ from .errors import GeneratorError, IndexMissingError, IndexStaleError, Question
 from .extractive import AnswerParams, ExtractiveAnswerer
 from .index_store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
 from .indexing import BuildReport, build_index, corpus_moved, index_settings
-from .language import detect_language
+from .language import detect_language, unsupported_language_note
 from .loading import source_fingerprint
 from .protocols import Embedder, Generator
 from .retrieval import HybridRetriever
@@ -184,8 +184,9 @@ class Assistant:
             answer, note = self._generate(_llm_question(text, context), lang, answer)
             timings["generate"] = (time.perf_counter() - started) * 1000
         timings["total"] = (time.perf_counter() - total) * 1000
+        notes = [n for n in (note or answer.note, unsupported_language_note(text)) if n]
         return replace(answer, question=text, context_question=context, timings_ms=timings,
-                       note=note or answer.note)
+                       note="; ".join(notes) or None)
 
     def _generate(self, question: str, lang: str, extractive: Answer) -> tuple[Answer, str | None]:
         """The LLM's verified answer, or the extractive one with a note saying why the LLM's is not shown."""

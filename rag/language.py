@@ -43,3 +43,23 @@ def detect_document_language(text: str) -> str:
     """Any language py3langid knows; documents may be in a third language."""
     lang, _ = _identifier(None).classify(text[:5000])
     return str(lang)
+
+
+_LANGUAGE_NAMES = {"de": "German", "es": "Spanish", "it": "Italian", "nl": "Dutch", "pt": "Portuguese",
+                   "pl": "Polish", "ru": "Russian", "uk": "Ukrainian", "ro": "Romanian", "tr": "Turkish"}
+
+
+def unsupported_language_note(question: str) -> str | None:
+    """A note for a question clearly written in neither French nor English ("Wer hat das Treffen eröffnet?"):
+    it is still answered, but its words meet no stemmer and no cue, so the answer deserves a warning. Short
+    questions and questions with a French or English function word are never flagged: a name alone
+    ("Mark Rutte ?") looks like any language."""
+    sample = question.strip()
+    if len(sample.split()) < 4 or _FRENCH_CUES.search(sample) or _ENGLISH_CUES.search(sample):
+        return None
+    lang, probability = _identifier(None).classify(sample)
+    if lang in SUPPORTED or probability < 0.6:
+        return None
+    name = _LANGUAGE_NAMES.get(str(lang), f"language '{lang}'")
+    return (f"This question looks like {name}: questions are understood in French and English, "
+            "so this answer may miss; ask again in French or English")

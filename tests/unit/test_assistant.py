@@ -12,6 +12,7 @@ from rag.config import RagConfig
 from rag.errors import QuestionError
 from rag.extractive import AnswerParams
 from rag.indexing import build_index
+from rag.language import unsupported_language_note
 
 from tests.fakes import HashingEmbedder
 
@@ -204,3 +205,22 @@ def test_ask_answers_from_the_new_generation_without_an_explicit_refresh(
     build_index(fake_config, fake_embedder, show_progress=False)
     answer = assistant.ask("Qui a présenté le nouveau plan logistique aux chefs d’état-major ?")
     assert "logistique" in {p.chunk.doc_id for p in answer.passages}
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("Wer hat das Treffen im November 2024 eröffnet?", "German"),
+    ("Chi ha aperto la riunione di novembre 2024?", "Italian"),
+])
+def test_a_question_in_a_third_language_is_answered_with_a_warning(fake_assistant: Assistant, question: str,
+                                                                    named: str) -> None:
+    answer = fake_assistant.ask(question)
+    assert answer.note is not None and f"looks like {named}" in answer.note and "French and English" in answer.note
+
+
+@pytest.mark.parametrize("question", [
+    "Qui a ouvert la réunion de novembre 2024 ?", "Who opened the November 2024 meeting?", "Mark Rutte ?",
+    "PAF-N ?", "Rutte Kyiv 2024",
+])
+def test_french_english_and_bare_names_get_no_language_warning(fake_assistant: Assistant, question: str) -> None:
+    assert unsupported_language_note(question) is None
+    assert fake_assistant.ask(question).note is None
