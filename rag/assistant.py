@@ -77,7 +77,7 @@ def _ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool,
         if moved_from:
             raise IndexStaleError(
                 f"the index {generation.name} was built from the releases in {moved_from}, and the configuration "
-                f"now names {config.corpus_dir}: rebuild with `rag index`"
+                f"now names {Path(config.corpus_dir).resolve()}: rebuild with `rag index`"
             )
         sources = [Path(p) for p in stored.manifest.get("sources", [str(config.corpus_dir)])]
         if source_fingerprint(sources) != stored.manifest.get("source_fingerprint"):

@@ -79,11 +79,9 @@ def _current(config: RagConfig) -> StoredIndex | None:
         return None
 
 
-def _dedupe_paths(paths: list[Path]) -> list[Path]:
-    seen: dict[str, Path] = {}
-    for path in paths:
-        seen.setdefault(str(path.resolve()), path)
-    return list(seen.values())
+def _resolved_sources(paths: list[Path]) -> list[Path]:
+    """Absolute, each once: the manifest's sources must mean the same folders from any working directory."""
+    return [Path(p) for p in dict.fromkeys(str(path.resolve()) for path in paths)]
 
 
 def build_index(
@@ -112,7 +110,7 @@ def build_index(
             if moved_from:
                 log.info("the corpus folder is now %s (the index was built from %s)", config.corpus_dir, moved_from)
                 sources = [config.corpus_dir] + [p for p in sources if _resolved(p) != moved_from]
-        sources = _dedupe_paths(list(sources) + list(add or []))
+        sources = _resolved_sources(list(sources) + list(add or []))
         excluded = set(manifest.get("excluded_doc_ids", [])) | set(remove or [])
         if remove and current is not None:
             unknown = sorted(set(remove) - set(current.documents))
@@ -145,7 +143,9 @@ def build_index(
         report.generation = _write(
             config, embedder, settings, documents, current, reusable, report, show_progress,
             {"sources": [str(p) for p in sources], "source_fingerprint": source_fingerprint(sources),
-             "corpus_dir": _resolved(config.corpus_dir),
+             # Recorded only when the index reads that folder: an index of explicit --source folders does
+             # not follow the configured corpus folder.
+             "corpus_dir": _resolved(config.corpus_dir) if _resolved(config.corpus_dir) in map(str, sources) else None,
              "excluded_doc_ids": sorted(excluded)},
         )
     return report
@@ -156,12 +156,14 @@ def _resolved(path: Path | str) -> str:
 
 
 def corpus_moved(manifest: dict, config: RagConfig) -> str | None:  # type: ignore[type-arg]
-    """The corpus folder the index was built from, when it was one of its sources and the configuration now
-    names another (`--corpus-dir`, RAG_CORPUS_DIR): the index must follow the configuration, not the past."""
+    """The corpus folder the index was built from, when the configuration now names another folder that exists
+    (`--corpus-dir`, RAG_CORPUS_DIR): the index must follow the configuration, not the past. A relative
+    corpus_dir that names nothing from the current directory is no move: the index keeps its own sources."""
     previous = manifest.get("corpus_dir")
-    if not previous or previous == _resolved(config.corpus_dir):
+    configured = _resolved(config.corpus_dir)
+    if not previous or previous == configured or not Path(configured).is_dir():
         return None
-    return previous if previous in {_resolved(p) for p in manifest.get("sources", [])} else None
+    return previous
 
 
 def _within(source: str, root: Path) -> bool:

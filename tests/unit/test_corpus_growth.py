@@ -266,3 +266,26 @@ def test_explicit_sources_are_kept_whatever_the_corpus_folder(
 def test_a_vanished_source_says_how_to_point_at_the_new_folder(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match=r"does not exist: if the releases moved, point corpus_dir"):
         load_documents([tmp_path / "gone"])
+
+
+def test_an_index_built_from_a_relative_corpus_folder_serves_from_any_directory(
+        fake_config: RagConfig, fake_embedder: HashingEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = fake_config.corpus_dir.parent
+    monkeypatch.chdir(project)
+    relative = replace(fake_config, corpus_dir=Path(fake_config.corpus_dir.name), index_dir=tmp_path / "index-abs")
+    build_index(relative, fake_embedder, show_progress=False)
+    manifest = load_generation(relative.index_dir).manifest
+    assert manifest["sources"] == [str(fake_config.corpus_dir.resolve())]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # "seeds" names nothing here: the index keeps reading its own folder
+    assistant = open_assistant(relative, build=False, embedder=fake_embedder)
+    assert len(assistant.stored.documents) == 5
+
+
+def test_an_index_of_explicit_sources_records_no_corpus_folder(
+        fake_config: RagConfig, fake_embedder: HashingEmbedder, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "explicit"
+    shutil.copytree(fake_config.corpus_dir, elsewhere)
+    build_index(fake_config, fake_embedder, sources=[elsewhere], show_progress=False)
+    assert load_generation(fake_config.index_dir).manifest["corpus_dir"] is None
