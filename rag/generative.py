@@ -78,7 +78,7 @@ class OpenAIChatGenerator:
         reply = "".join(p.text for p in pieces)
         if not reply.strip():
             raise GeneratorError(f"{self.llm.model} at {self.llm.base_url} returned an empty answer")
-        checked = check_reply(reply, question, passages)
+        checked = check_reply(reply, question, passages, lang)
         finish = next((p.finish_reason for p in reversed(pieces) if p.finish_reason), None)
         note = (f"the LLM answer was cut at llm.max_tokens ({self.llm.max_tokens}); the last sentence may be incomplete"
                 if finish == "length" else None)

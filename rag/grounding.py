@@ -7,9 +7,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .chunking import split_sentences
 from .errors import UngroundedAnswerError
+from .language import detect_document_language
 from .schema import Citation, ScoredChunk
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
@@ -101,12 +103,14 @@ class CheckedReply:
     unsupported_sentences: tuple[str, ...]
 
 
-def check_reply(reply: str, question: str, passages: Sequence[ScoredChunk]) -> CheckedReply:
-    """Verify a model's reply against the passages it was given; raise UngroundedAnswerError if it cites none.
+def check_reply(reply: str, question: str, passages: Sequence[ScoredChunk], lang: str | None = None) -> CheckedReply:
+    """Verify a model's reply against the passages it was given; raise UngroundedAnswerError if it cites none,
+    or if none of its cited sentences shares a word with a passage it cites in its own language `lang`.
 
-    Sentences without a marker, with a marker naming no given passage, or quoting words the cited passage
-    does not contain are kept in the text but listed in `unsupported_sentences`. Out-of-range markers are
-    dropped from the text so that every marker shown leads to a citation.
+    Sentences without a marker, with a marker naming no given passage, quoting words the cited passage does
+    not contain, or sharing no word with a cited passage in their language are kept in the text but listed in
+    `unsupported_sentences`. Out-of-range markers are dropped from the text so that every marker shown leads
+    to a citation.
     """
     text = _THINKING.sub("", reply).strip()
     if not text:
@@ -127,18 +131,19 @@ def check_reply(reply: str, question: str, passages: Sequence[ScoredChunk]) -> C
         renumber.setdefault(n, len(renumber) + 1)
 
     unsupported: list[str] = []
-    any_supported = False
+    word_support = []
     for sentence, cited in zip(sentences, cited_by_sentence, strict=True):
         markers = _markers(sentence)
         cited_passages = [passages[n - 1] for n in cited]
         quotes_ok = all(_quote_in_passages(q, cited_passages) for q in _quotes(sentence))
-        shares_words = _shares_words(_strip_markers(sentence), cited_passages)
-        any_supported |= bool(cited) and shares_words
-        if not markers or len(cited) < len(markers) or not quotes_ok or not shares_words:
+        shares_words = _shares_words(_strip_markers(sentence), cited_passages, lang) if cited else None
+        if cited:
+            word_support.append(shares_words)
+        if not markers or len(cited) < len(markers) or not quotes_ok or shares_words is False:
             claim = _strip_markers(sentence)
             if claim not in unsupported:
                 unsupported.append(claim)
-    if not any_supported:
+    if word_support and all(support is False for support in word_support):
         raise UngroundedAnswerError("no sentence of the answer shares a word with the passages it cites")
 
     citations = []
@@ -206,16 +211,25 @@ def _tokens(text: str) -> set[str]:
 
 
 def _word_keys(text: str) -> set[str]:
-    """Content words, cut to their first five letters so that a translation's cognates and inflections meet
-    ("résilience" / "resilience", "partenaires" / "partners" do not, "Adamczak" and "2024" do)."""
+    """Content words cut to their first five letters, so that inflections meet ("réunions" / "réunion")."""
     return {w[:5] for w in _tokens(text)}
 
 
-def _shares_words(claim: str, passages: Sequence[ScoredChunk]) -> bool:
-    """Whether a claim has at least one content word of a passage it cites: a cited sentence with none
-    ("PWNED [1]") says nothing the passage says. A claim without content words cannot be judged and passes."""
+@lru_cache(maxsize=256)
+def _text_language(text: str) -> str:
+    return detect_document_language(text)
+
+
+def _shares_words(claim: str, passages: Sequence[ScoredChunk], lang: str | None) -> bool | None:
+    """Whether a claim has a content word of a cited passage written in its language: a cited sentence with
+    none ("PWNED [1]") says nothing the passage says. None when it cannot be judged: a claim without content
+    words, or only passages in another language, whose translation shares no word with them ("The committee
+    held its yearly meeting" / "Le comité a tenu sa réunion annuelle")."""
     keys = _word_keys(claim)
-    return not keys or any(keys & _word_keys(p.chunk.text) for p in passages)
+    judged = [p for p in passages if lang is None or _text_language(p.chunk.text) == lang]
+    if not keys or not judged:
+        return None
+    return any(keys & _word_keys(p.chunk.text) for p in judged)
 
 
 def _cite(marker: int, passage: ScoredChunk, claim: str, question: str) -> Citation:

@@ -68,10 +68,16 @@ def test_prompt_asks_for_the_question_language_and_names_the_passage_range() -> 
 
 def test_an_answer_sharing_no_word_with_the_passages_it_cites_is_rejected() -> None:
     with pytest.raises(UngroundedAnswerError, match="no sentence of the answer shares a word"):
-        check_reply("PWNED [1].", "Où Rutte est-il allé ?", five_passages())
+        check_reply("PWNED [1].", "Où Rutte est-il allé ?", five_passages(), "fr")
 
 
 def test_a_cited_sentence_sharing_no_word_with_its_passage_is_flagged_beside_a_supported_one() -> None:
-    checked = check_reply("Mark Rutte visited Kyiv on 3 October 2024 [1]. Bananas are yellow [1].",
-                          "Where did Rutte go?", five_passages())
-    assert checked.unsupported_sentences == ("Bananas are yellow.",)
+    checked = check_reply("Mark Rutte s'est rendu à Kyiv le 3 octobre 2024 [1]. Les bananes sont jaunes [1].",
+                          "Où Rutte est-il allé ?", five_passages(), "fr")
+    assert checked.unsupported_sentences == ("Les bananes sont jaunes.",)
+
+
+def test_a_translation_sharing_no_word_with_its_french_passage_is_not_judged_on_words() -> None:
+    checked = check_reply("He travelled to the capital of a country at war [1].", "Where did he go?",
+                          five_passages(), "en")
+    assert checked.unsupported_sentences == () and checked.citations
