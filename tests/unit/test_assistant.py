@@ -219,7 +219,8 @@ def test_a_question_in_a_third_language_is_answered_with_a_warning(fake_assistan
 
 @pytest.mark.parametrize("question", [
     "Qui a ouvert la réunion de novembre 2024 ?", "Who opened the November 2024 meeting?", "Mark Rutte ?",
-    "PAF-N ?", "Rutte Kyiv 2024",
+    "PAF-N ?", "Rutte Kyiv 2024", "Mark Rutte Kyiv visit October 2024?", "Rutte Kyiv octobre 2024 visite ?",
+    "PAF-N SACEUR exposé juin 2024", "Mircea Geoană Bucarest visite ?",
 ])
 def test_french_english_and_bare_names_get_no_language_warning(fake_assistant: Assistant, question: str) -> None:
     assert unsupported_language_note(question) is None
