@@ -82,32 +82,47 @@ _FRENCH_MONTHS = sorted(set(_MONTH_ALIASES.values()) | set(_MONTH_NAMES_BY_FRENC
 # that mentions June 2023 and, elsewhere, 2024. French month names are lowercase, so capitalisation misses them.
 # An abbreviated month ("Nov. 2024", "janv. 2025") counts only with its year: alone, "sept" or "mar" are words.
 _MONTH_ENTITY = re.compile(
-    rf"\b(?:(?:(?i:{'|'.join(_FRENCH_MONTHS)})|{'|'.join(m.capitalize() for m in _MONTH_ALIASES)})"
+    r"\b(?:\d{1,2}(?:er)?\s+)?"  # the day, when it comes first: "20 Nov. 2024", "1er mars"
+    rf"(?:(?:(?i:{'|'.join(_FRENCH_MONTHS)})|{'|'.join(m.capitalize() for m in _MONTH_ALIASES)})"
     r"(?:(?:\s+\d{1,2},)?\s+(?:19|20)\d\d)?\b"
     rf"|(?i:{'|'.join(_ABBREVIATED_MONTHS)})\.?(?:\s+\d{{1,2}},)?\s+(?:19|20)\d\d\b)"
 )
-_NUMERIC_DATE = re.compile(r"\b(?:(?:19|20)\d\d-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(?:19|20)\d\d)\b")
+_NUMERIC_DATE = re.compile(
+    r"\b(?:(?:19|20)\d\d[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}/\d{1,2}/(?:19|20)\d\d)\b"
+)
+_WRITTEN_DATE_PARTS = re.compile(r"(?:(\d{1,2})(?:er)?\s+)?([a-z]+)\.?(?:\s+(\d{1,2}),)?(?:\s+(\d{4}))?")
+
 
 def cognate_prefixes(text: str) -> set[str]:
     return {w[:_COGNATE_PREFIX] for w in _COGNATE_WORD.findall(_fold(text)) if w not in _LONG_FUNCTION_WORDS}
 
 
 def _date_parts(name: str) -> tuple[int | None, int | None, str | None] | None:
-    """Day, month and year of a date a question names ("2024", "juin 2024", "Nov. 2024", "2024-11-20",
-    "20/11/2024"), or None when the name is no date."""
+    """Day, month and year of a date a question names ("2024", "juin 2024", "20 Nov. 2024", "2024-11-20",
+    "20/11/2024"), or None when the name is no date (also "2024-13-45")."""
     if _YEAR.fullmatch(name):
         return None, None, name
-    if iso := re.fullmatch(r"((?:19|20)\d\d)-(\d{1,2})-(\d{1,2})", name):
-        return int(iso[3]), int(iso[2]), iso[1]
-    if slashed := re.fullmatch(r"(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)", name):
+    if iso := re.fullmatch(r"((?:19|20)\d\d)[-/](\d{1,2})[-/](\d{1,2})", name):
+        day, month, year = int(iso[3]), int(iso[2]), iso[1]
+    elif slashed := re.fullmatch(r"(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)", name):
         first, second = int(slashed[1]), int(slashed[2])
         # Day first, as French and British write it, unless that cannot be ("11/20/2024").
         day, month = (second, first) if second > 12 >= first else (first, second)
-        return day, month, slashed[3]
-    if _MONTH_ENTITY.fullmatch(name):
-        words = re.findall(r"[a-z]+|\d+", _fold(name))
-        return None, _MONTH_NUMBER[words[0]], next((w for w in words if _YEAR.fullmatch(w)), None)
-    return None
+        year = slashed[3]
+    elif _MONTH_ENTITY.fullmatch(name) and (written := _WRITTEN_DATE_PARTS.fullmatch(_fold(name))):
+        lead, word, trail, year = written.groups()
+        day = int(lead or trail) if (lead or trail) else None
+        month = _MONTH_NUMBER.get(word)
+    else:
+        return None
+    if month is None or not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+        return None
+    return day, month, year
+
+
+def _month_word(name: str) -> str:
+    """The month as the question writes it, folded ("juin" in "20 juin 2024")."""
+    return next((w for w in re.findall(r"[a-z]+", _fold(name)) if w in _MONTH_NUMBER), "")
 
 
 def _dates_among(names: Sequence[str]) -> list[str]:
@@ -117,18 +132,23 @@ def _dates_among(names: Sequence[str]) -> list[str]:
 
 def _date_patterns(day: int | None, month: int | None, year: str | None, own: str) -> list[re.Pattern[str]]:
     """What a date of the question matches in folded text, in either language: "juin 2024" also matches
-    "20 juin 2024", "June 20, 2024" and "Jun. 2024"; "2024-11-20" matches "20 novembre 2024" and "20 Nov. 2024"."""
+    "20 juin 2024", "June 20, 2024" and "Jun. 2024"; "2024-11-20" matches "20 novembre 2024", "20 Nov. 2024"
+    and "les 20 et 21 novembre 2024"."""
     words = {w for w, number in _MONTH_NUMBER.items() if number == month}
     if not year:
         # Alone, "may" and "march" are also common English words: keep the question's own form.
         words = {w for w in words if w in _FULL_MONTHS and w not in _AMBIGUOUS_MONTHS} | {own}
+    words = sorted(w for w in words if w)
     if day is None:
         tail = rf"\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
-        return [re.compile(rf"\b{w}{tail}") for w in sorted(words)]
+        return [re.compile(rf"\b{w}{tail}") for w in words]
     d = rf"0?{day}"
-    return ([re.compile(rf"\b{d}(?:er)?\s+{w}\.?\s+{year}\b") for w in sorted(words)]
-            + [re.compile(rf"\b{w}\.?\s+{d}(?:st|nd|rd|th)?,?\s+{year}\b") for w in sorted(words)]
-            + [re.compile(rf"\b{year}-0?{month}-{d}\b"), re.compile(rf"\b{d}/0?{month}/{year}\b")])
+    after = rf",?\s+{year}\b" if year else r"\b"
+    patterns = [re.compile(rf"\b{d}(?:er)?(?:\s*(?:et|and|-|–|au|to)\s*\d{{1,2}})?\s+{w}\.?{after}") for w in words]
+    patterns += [re.compile(rf"\b{w}\.?\s+{d}(?:st|nd|rd|th)?{after}") for w in words]
+    if year:
+        patterns += [re.compile(rf"\b{year}-0?{month}-{d}\b"), re.compile(rf"\b{d}/0?{month}/{year}\b")]
+    return patterns
 
 
 SENTENCE_FEATURES = (
@@ -310,7 +330,7 @@ class ExtractiveAnswerer:
             folded = _fold(name)
             parts = None if _YEAR.fullmatch(name) else _date_parts(name)
             if parts:
-                patterns.append(_date_patterns(*parts, own=folded.split()[0].rstrip(".")))
+                patterns.append(_date_patterns(*parts, own=_month_word(name)))
                 continue
             variants = {folded, _fold(_MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
             # Inflected forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".

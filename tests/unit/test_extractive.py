@@ -265,7 +265,8 @@ def test_listed_passages_are_at_most_top_k_and_distinct(answers: list[Answer], a
         ("What did Mark Rutte say about Ukraine?", ["Mark", "Rutte", "Ukraine"]),
         ("Que dit le communiqué sur le SACEUR de l’OTAN ?", ["SACEUR", "OTAN"]),
         ("Depuis combien de jours l'Ukraine résiste-t-elle, 1 001 ?", ["Ukraine", "1 001"]),
-        ("What was updated on 22 Nov. 2024?", ["22", "Nov. 2024"]),
+        ("What was updated on 22 Nov. 2024?", ["22 Nov. 2024"]),
+        ("Qu'a-t-on décidé le 1er mars 2025 ?", ["1er mars 2025"]),
         ("Qu'a-t-on décidé en janv. 2025 ?", ["janv. 2025"]),
         ("What happened on 2024-11-20 and on 20/11/2024?", ["2024-11-20", "20/11/2024"]),
         ("Combien de pays en sept ?", []),
@@ -515,10 +516,22 @@ def test_a_date_written_any_way_is_covered_by_the_release_that_writes_it_another
     assert ExtractiveAnswerer._coverage(patterns, "le 21 novembre 2023, l'emi a tenu sa reunion") == 0.0
 
 
-def test_a_full_date_needs_its_day() -> None:
-    patterns = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities("What happened on 2024-11-20?"))
+@pytest.mark.parametrize("question", ["What happened on 2024-11-20?", "What happened on 20 Nov. 2024?",
+                                      "Que s'est-il passé le 20 novembre 2024 ?", "What happened on 2024/11/20?"])
+def test_a_full_date_needs_its_day(question: str) -> None:
+    patterns = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities(question))
     assert ExtractiveAnswerer._coverage(patterns, "le 21 novembre 2024, la reunion") == 0.0
     assert ExtractiveAnswerer._coverage(patterns, "le 20 novembre 2024, la reunion") == 1.0
+
+
+def test_the_first_day_of_a_range_is_covered_by_the_range() -> None:
+    patterns = ExtractiveAnswerer._entity_patterns(ExtractiveAnswerer.entities("Qu'a-t-on décidé le 15 janvier 2025 ?"))
+    assert ExtractiveAnswerer._coverage(patterns, "les 15 et 16 janvier 2025, le comite s'est reuni") == 1.0
+
+
+@pytest.mark.parametrize("question", ["What happened on 2024-13-45?", "Qu'a-t-on décidé le 05/00/2024 ?"])
+def test_an_impossible_date_is_no_date(question: str) -> None:
+    assert not ExtractiveAnswerer.names_dates(question)
 
 
 def test_cognate_prefixes_fold_accents_and_skip_short_and_function_words() -> None:
