@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -123,16 +124,19 @@ def _export_fp32_in_child(folder: Path, target: Path) -> None:
     dying with it."""
     package_root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-m", "rag.onnx_model", str(folder), str(target)],
+    # -P: the current directory must not come first on the path, where another "rag" package could shadow ours.
+    result = subprocess.run([sys.executable, "-P", "-m", "rag.onnx_model", str(folder), str(target)],
                             capture_output=True, text=True, env=env, check=False)
     if result.returncode == 0:
         return
-    if result.returncode < 0:
-        reason = (f"the export process was killed by signal {-result.returncode}, which is what the system does "
-                  "when memory runs out (the export needs about 2.5 GB)")
+    if result.returncode == -signal.SIGKILL:
+        reason = ("the export process was killed (SIGKILL), which is what the system does when memory runs out "
+                  "(the export needs about 2.5 GB)")
+    elif result.returncode < 0:
+        reason = f"the export process was stopped by {signal.Signals(-result.returncode).name}"
     else:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit code {result.returncode}"
+        reason = lines[-1].removeprefix("error: ").rstrip(".") if lines else f"exit code {result.returncode}"
     raise ModelError(f"cannot export {folder} to ONNX: {reason}; use embed_backend = \"torch\"")
 
 

@@ -25,20 +25,28 @@ def _child_returning(monkeypatch: pytest.MonkeyPatch, returncode: int, stderr: s
 def test_a_child_killed_for_memory_is_a_model_error_that_says_so(monkeypatch: pytest.MonkeyPatch,
                                                                  tmp_path: Path) -> None:
     _child_returning(monkeypatch, -9)
-    with pytest.raises(ModelError, match=r"killed by signal 9.*memory.*embed_backend = \"torch\""):
+    with pytest.raises(ModelError, match=r"killed \(SIGKILL\).*memory.*embed_backend = \"torch\""):
         onnx_model._export_fp32_in_child(tmp_path / "model", tmp_path / "model.onnx")
 
 
+def test_a_child_stopped_by_another_signal_is_not_blamed_on_memory(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    _child_returning(monkeypatch, -15)
+    with pytest.raises(ModelError, match=r"stopped by SIGTERM; use") as raised:
+        onnx_model._export_fp32_in_child(tmp_path / "model", tmp_path / "model.onnx")
+    assert "memory" not in str(raised.value)
+
+
 def test_a_failing_child_passes_on_its_last_error_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _child_returning(monkeypatch, 1, "Traceback...\nerror: the ONNX export disagrees with torch (cosine 0.98)\n")
-    with pytest.raises(ModelError, match=r"disagrees with torch \(cosine 0\.98\)"):
+    _child_returning(monkeypatch, 1, "Traceback...\nerror: the ONNX export disagrees with torch (cosine 0.98).\n")
+    with pytest.raises(ModelError, match=r"ONNX: the ONNX export disagrees with torch \(cosine 0\.98\); use"):
         onnx_model._export_fp32_in_child(tmp_path / "model", tmp_path / "model.onnx")
 
 
 def test_a_successful_child_exports_the_folder_to_the_target(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = _child_returning(monkeypatch, 0)
     onnx_model._export_fp32_in_child(tmp_path / "model", tmp_path / "model.onnx")
-    assert calls and calls[0][-3:] == ["rag.onnx_model", str(tmp_path / "model"), str(tmp_path / "model.onnx")]
+    assert calls and calls[0][1:] == ["-P", "-m", "rag.onnx_model", str(tmp_path / "model"), str(tmp_path / "model.onnx")]
 
 
 def test_the_child_entry_point_reports_an_unexportable_folder_in_one_line(
