@@ -187,5 +187,6 @@ def format_table(report: dict[str, Any]) -> str:
         others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind"))
         for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]:
             row = groups[group]
-            lines.append(f"| {mode} | {group} | {row['n']} | " + " | ".join(format_cell(k, row[k]) for k in KEYS) + " |")
+            cells = " | ".join(format_cell(k, row[k]) for k in KEYS)
+            lines.append(f"| {mode} | {group} | {row['n']} | {cells} |")
     return "\n".join(lines)

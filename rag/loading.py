@@ -17,13 +17,17 @@ from .schema import Document
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", *HTML_SUFFIXES)
 # A news release is rarely over 100 kB; 1 MB of text is already about 2,000 passages to embed (minutes on
 # two cores), and a bigger file is more likely a dump or a book than a release.
 MAX_DOCUMENT_BYTES = 1_000_000
+# A web page carries scripts and styles around its article: its file may be this many times the limit, as long
+# as the extracted text is within it.
+HTML_MARKUP_FACTOR = 5
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 # The target may hold one level of parentheses: [link](javascript:alert(1)), [page](https://x/a_(b)).
-_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+_MARKDOWN_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 
 
 @dataclass(frozen=True)
@@ -42,13 +46,36 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Longest first: the UTF-32 little-endian mark begins with the UTF-16 one.
+_BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                     (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _decode_marked(data: bytes) -> tuple[str, str] | None:
+    """Text that announces UTF-16 or UTF-32 with its byte-order mark, decoded; None without such a mark."""
+    for mark, codec in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            try:
+                return _not_binary(data[len(mark):].decode(codec)), codec[:6]
+            except UnicodeDecodeError:
+                name = codec[:6].upper()
+                raise ValueError(f"starts with a {name} byte-order mark but is not {name} text") from None
+    return None
+
+
+def _not_binary(text: str) -> str:
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t")
+    if controls > len(text) / 100:
+        raise ValueError("binary file (too many control characters)")
+    return text
+
+
 def decode_release(data: bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (BOM allowed), UTF-16 with its BOM, else Windows-1252; raise ValueError for binary data."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            raise ValueError("starts with a UTF-16 byte-order mark but is not UTF-16 text") from None
+    """Decode bytes as UTF-8 (BOM allowed), UTF-16/32 with their BOM, else Windows-1252; raise ValueError for
+    binary data."""
+    marked = _decode_marked(data)
+    if marked:
+        return marked
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
     try:
@@ -59,10 +86,7 @@ def decode_release(data: bytes) -> tuple[str, str]:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         raise ValueError("neither UTF-8 nor Windows-1252 text") from None
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t")
-    if controls > len(text) / 100:
-        raise ValueError("binary file (too many control characters)")
-    return text, "cp1252"
+    return _not_binary(text), "cp1252"
 
 
 @dataclass(frozen=True)
@@ -77,7 +101,7 @@ def read_release(path: Path) -> RawRelease:
     """The text of one file: plain text as is, Markdown without its markup, HTML through trafilatura."""
     data = path.read_bytes()
     suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
+    if suffix in HTML_SUFFIXES:
         return _read_html(path, data)
     text, encoding = decode_release(data)
     if encoding != "utf-8":
@@ -90,10 +114,12 @@ def read_release(path: Path) -> RawRelease:
 def _read_html(path: Path, data: bytes) -> RawRelease:
     import trafilatura
 
-    if b"\x00" in data[:8192]:
+    marked = _decode_marked(data)
+    if marked is None and b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
     extracted = trafilatura.bare_extraction(
-        data, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+        marked[0] if marked else data, with_metadata=True, include_comments=False, include_tables=False,
+        favor_precision=True,
     )
     text = getattr(extracted, "text", None) if extracted is not None else None
     if not text or not text.strip():
@@ -127,6 +153,11 @@ def _doc_id(path: Path, roots: list[Path]) -> str:
     return path.stem
 
 
+def _too_big(what: str, size: int, max_bytes: int) -> str:
+    return (f"{what} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit for one release: "
+            "split it into its releases")
+
+
 def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -> LoadReport:
     """Load, decode, clean and de-duplicate every release found under `paths`."""
     roots = [Path(p) for p in paths]
@@ -138,14 +169,16 @@ def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -
             reason = f"unsupported file type '{path.suffix or '(none)'}' (supported: {', '.join(SUPPORTED_SUFFIXES)})"
         elif path.stat().st_size == 0:
             reason = "empty file"
-        elif path.stat().st_size > max_bytes:
-            reason = (f"file is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
-                      "for one release: split it into its releases")
+        elif path.stat().st_size > max_bytes * (HTML_MARKUP_FACTOR if path.suffix.lower() in HTML_SUFFIXES else 1):
+            reason = _too_big("file", path.stat().st_size, max_bytes)
         if reason is None:
             try:
                 release = read_release(path)
+                text_bytes = len(release.text.encode("utf-8"))
                 if not release.text.strip():
                     reason = "file holds only whitespace"
+                elif text_bytes > max_bytes:
+                    reason = _too_big("its text", text_bytes, max_bytes)
                 else:
                     raw_texts.append(release)
             except OSError as exc:

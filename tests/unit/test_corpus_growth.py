@@ -128,6 +128,17 @@ def _write_bad_inputs(folder: Path) -> None:
         "und die Zusammenarbeit mit den Partnern zu beraten.", encoding="utf-8")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n")
     (folder / "utf16.txt").write_bytes("Réunion à Bruxelles le 5 mai 2025 : les chefs se sont réunis.".encode("utf-16"))
+    (folder / "utf32.txt").write_bytes("Réunion à Bruxelles le 6 mai 2025 : les chefs se sont réunis.".encode("utf-32"))
+    (folder / "marked_nuls.txt").write_bytes(b"\xff\xfe" + b"\x01\x00" * 2000)  # UTF-16 of control characters
+    (folder / "naval16.html").write_bytes(
+        ("<html><head><title>Réunion navale</title></head><body><article><h1>Réunion navale</h1><p>Le 7 mai 2025, "
+         "les chefs d’état-major de la marine ont examiné à Bruxelles la coopération avec les pays partenaires "
+         "de l’Alliance.</p></article></body></html>").encode("utf-16"))
+    (folder / "heavy.html").write_text(
+        "<html><head><title>Réunion lourde</title><script>" + "var x = 1;" * 150_000 + "</script></head><body>"
+        "<article><h1>Réunion lourde</h1><p>Le 8 mai 2025, le Comité militaire a examiné la logistique de "
+        "l’Alliance à Bruxelles avec les représentants des pays partenaires.</p></article></body></html>",
+        encoding="utf-8")
     (folder / "links.md").write_text("Voir [la page](javascript:alert(1)) et [le plan](https://x.int/a_(b)).",
                                      encoding="utf-8")
 
@@ -149,6 +160,10 @@ def test_each_bad_input_has_a_defined_outcome(tmp_path: Path) -> None:
     assert "Martin Dupuis" in documents["page"].text and documents["page"].date == "2025-03-03"
     assert documents["german"].lang == "de"
     assert "Réunion à Bruxelles le 5 mai 2025" in documents["utf16"].text
+    assert documents["utf32"].text.startswith("Réunion à Bruxelles le 6 mai 2025")
+    assert "binary" in reasons["marked_nuls.txt"]
+    assert documents["naval16"].title == "Réunion navale" and "7 mai 2025" in documents["naval16"].text
+    assert "la logistique" in documents["heavy"].text  # 1.5 MB of script around a short article
     assert documents["links"].text == "Voir la page et le plan."
 
 
