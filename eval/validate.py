@@ -89,7 +89,14 @@ def runner_problems(obj: Any) -> list[str]:
         return [f"expected a JSON object, got {type(obj).__name__}"]
     missing = RUNNER_KEYS - set(obj)
     problems = [f"missing keys: {', '.join(sorted(missing))}"] if missing else []
-    return problems + _check_types(obj)
+    problems += _check_types(obj)
+    if problems:
+        return problems
+    if not obj["lang"].strip():
+        problems.append("lang is empty")
+    if obj["answerable"] and (not obj["answers"] or not obj["doc_id"]):
+        problems.append("an answerable question needs answers and a doc_id (it could only score zero)")
+    return problems
 
 
 def _check_record(obj: dict[str, Any], docs: dict[str, str]) -> list[str]:

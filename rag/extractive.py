@@ -53,11 +53,6 @@ _ACRONYM_ALIASES = {"nato": "otan", "otan": "nato", "eu": "ue", "ue": "eu", "un"
 # "Supreme Allied Commander Transformation" / "commandant suprême ... transformation", "delegation" / "délégation".
 _COGNATE_WORD = re.compile(r"[a-z]{5,}")
 _COGNATE_PREFIX = 5
-_LONG_FUNCTION_WORDS = set(
-    "which where there their about after before during would could should these those other "
-    "quelle quelles quels lequel laquelle lesquels comment pourquoi combien selon avant apres pendant entre leurs "
-    "cette".split()
-)
 
 FRAMING = {
     "fr": ("Selon les communiqués :", "Les communiqués indexés ne répondent pas à cette question. "
@@ -72,6 +67,10 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+# The stop words long enough to be taken for cognates, and a few more of the question's glue.
+_LONG_FUNCTION_WORDS = {
+    w for w in (_fold(x) for words in _STOPWORDS_RAW.values() for x in words.split()) if len(w) >= _COGNATE_PREFIX
+} | {"could", "should", "other", "avant", "apres", "pendant", "entre"}
 _MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
 _MONTH_NUMBER = {_fold(word): number for word, number in MONTH_NUMBERS.items()}
 _FULL_MONTHS = set(_MONTH_ALIASES) | set(_MONTH_NAMES_BY_FRENCH)

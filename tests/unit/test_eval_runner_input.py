@@ -33,6 +33,9 @@ def test_a_minimal_record_is_enough_to_run(tmp_path: Path) -> None:
     ({"answerable": "false"}, "answerable must be a boolean"),
     ({"answers": "26 pays"}, "answers must be a list of strings"),
     ({"doc_id": 3}, "doc_id must be a string or null"),
+    ({"answers": []}, "an answerable question needs answers and a doc_id"),
+    ({"doc_id": None}, "an answerable question needs answers and a doc_id"),
+    ({"lang": " "}, "lang is empty"),
 ])
 def test_a_field_of_the_wrong_type_is_refused_with_its_line(tmp_path: Path, change: dict, message: str) -> None:
     path = _qa_file(tmp_path, GOOD, {**GOOD, "id": "fr-002", **change})
