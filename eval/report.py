@@ -72,14 +72,13 @@ COMPARED = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accur
             "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms"]
 
 
-def _change(before: Any, after: Any) -> str:
+def _change(key: str, before: Any, after: Any) -> str:
+    from .run import format_cell
+
     if before is None or after is None:
-        return f"{'-' if before is None else _number(before)} → {'-' if after is None else _number(after)}"
-    return f"{_number(before)} → {_number(after)} ({after - before:+.3f})"
-
-
-def _number(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+        return f"{format_cell(key, before)} → {format_cell(key, after)}"
+    sign = "+" if after >= before else ""
+    return f"{format_cell(key, before)} → {format_cell(key, after)} ({sign}{format_cell(key, after - before)})"
 
 
 def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> list[str]:
@@ -101,7 +100,7 @@ def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> l
         for group, before, after in rows:
             if before is None or after is None:
                 continue
-            lines.append(f"| {group} | " + " | ".join(_change(before.get(k), after.get(k)) for k in COMPARED) + " |")
+            lines.append(f"| {group} | " + " | ".join(_change(k, before.get(k), after.get(k)) for k in COMPARED) + " |")
         lines.append("")
     return lines
 
