@@ -45,7 +45,15 @@ def how_many(real_assistant: Assistant) -> Answer:
     return real_assistant.ask(HOW_MANY_PARTNERS)
 
 
-# --- the two questions of the README -------------------------------------------------------------------
+# --- the README's questions, and the French one it showed before (a known miss) ------------------------
+
+
+def test_readme_french_example_quotes_the_chair_of_the_january_2025_meeting(real_assistant: Assistant) -> None:
+    answer = real_assistant.ask("Qui présidait le Comité militaire lors de la réunion de janvier 2025 ?")
+    assert answer.mode == "extractive" and answer.lang == "fr"
+    first = answer.citations[0]
+    assert first.doc_id in JANUARY_2025 and "Bauer" in first.quote
+    assert_verbatim(real_assistant, first)
 
 
 def test_french_question_cites_a_january_2025_release_verbatim(real_assistant: Assistant, who_opened: Answer) -> None:
