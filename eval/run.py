@@ -14,6 +14,7 @@ from tqdm import tqdm
 from rag.assistant import Assistant, open_assistant
 from rag.config import RagConfig
 from rag.errors import RagError
+from rag.schema import RETRIEVAL_MODES
 
 from .metrics import Outcome, QAItem, summarise, summarise_by
 from .validate import DEFAULT_QA_PATH, runner_problems
@@ -73,9 +74,9 @@ def parse_modes(text: str) -> list[str]:
     modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     if not modes:
         raise RagError("no retrieval mode given: use --modes with dense, lexical and/or hybrid")
-    unknown = [m for m in modes if m not in ("dense", "lexical", "hybrid")]
+    unknown = [m for m in modes if m not in RETRIEVAL_MODES]
     if unknown:
-        raise RagError(f"unknown retrieval mode(s) {unknown}: use dense, lexical, hybrid")
+        raise RagError(f"unknown retrieval mode(s) {unknown}: use {', '.join(RETRIEVAL_MODES)}")
     return modes
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import RagConfig, load_config
 from .errors import QuestionError, RagError
+from .schema import RETRIEVAL_MODES
 from .wording import citation_words
 
 log = logging.getLogger("rag")
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ask)
     ask.add_argument("question", nargs="?", help="the question; omit for an interactive loop")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
-    ask.add_argument("--retrieval", choices=["dense", "lexical", "hybrid"], help="retrieval mode")
+    ask.add_argument("--retrieval", choices=RETRIEVAL_MODES, help="retrieval mode")
     ask.add_argument("--top-k", type=int, help="number of passages to retrieve")
     ask.add_argument("--mode", choices=["extractive", "llm"], help="answer mode")
     ask.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .schema import RETRIEVAL_MODES
 
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
 DEFAULT_CONFIG_FILE = "rag.toml"
@@ -76,7 +77,7 @@ _CHOICES = {
     "embed_backend": {"auto", "torch", "onnx", "onnx-int8"},
     "index_kind": {"auto", "flat", "hnsw", "ivf", "ivfpq"},
     "vector_store": {"faiss", "qdrant"},
-    "retrieval_mode": {"dense", "lexical", "hybrid"},
+    "retrieval_mode": set(RETRIEVAL_MODES),
     "answer_mode": {"extractive", "llm"},
 }
 
