@@ -567,25 +567,21 @@ def _signals_over(stored: StoredIndex, question: str, lang: str, release_prefix:
     return signals, answerer.answerable_probability(signals)
 
 
-@pytest.mark.parametrize(("lang", "known", "unknown"), [
-    ("fr", "Qu'a dit Mark Rutte aux chefs d'état-major ?", "Qu'a dit Jens Stoltenberg aux chefs d'état-major ?"),
-    ("en", "What did Mark Rutte tell the defence chiefs?", "What did Jens Stoltenberg tell the defence chiefs?"),
+@pytest.mark.parametrize(("signal", "values", "lang", "supported", "unsupported"), [
+    # someone the release never names
+    ("entity_in_doc", (1.0, 0.0), "fr", "Qu'a dit Mark Rutte aux chefs d'état-major ?",
+     "Qu'a dit Jens Stoltenberg aux chefs d'état-major ?"),
+    ("entity_in_doc", (1.0, 0.0), "en", "What did Mark Rutte tell the defence chiefs?",
+     "What did Jens Stoltenberg tell the defence chiefs?"),
+    # a date at which the release is not dated
+    ("date_mismatch", (0.0, 1.0), "fr", "Qui a ouvert la réunion de janvier 2025 ?",
+     "Qui a ouvert la réunion de mars 2021 ?"),
+    ("date_mismatch", (0.0, 1.0), "en", "Who opened the January 2025 meeting?", "Who opened the March 2021 meeting?"),
 ])
-def test_a_question_on_someone_the_release_never_names_is_less_answerable(
-        stored: StoredIndex, lang: str, known: str, unknown: str) -> None:
-    known_signals, known_p = _signals_over(stored, known, lang, "004")
-    unknown_signals, unknown_p = _signals_over(stored, unknown, lang, "004")
-    assert (known_signals["entity_in_doc"], unknown_signals["entity_in_doc"]) == (1.0, 0.0)
-    assert unknown_p < known_p
-
-
-@pytest.mark.parametrize(("lang", "right_date", "wrong_date"), [
-    ("fr", "Qui a ouvert la réunion de janvier 2025 ?", "Qui a ouvert la réunion de mars 2021 ?"),
-    ("en", "Who opened the January 2025 meeting?", "Who opened the March 2021 meeting?"),
-])
-def test_a_question_dated_when_the_release_is_not_is_less_answerable(
-        stored: StoredIndex, lang: str, right_date: str, wrong_date: str) -> None:
-    right_signals, right_p = _signals_over(stored, right_date, lang, "004")
-    wrong_signals, wrong_p = _signals_over(stored, wrong_date, lang, "004")
-    assert (right_signals["date_mismatch"], wrong_signals["date_mismatch"]) == (0.0, 1.0)
-    assert wrong_p < right_p
+def test_a_question_the_release_does_not_support_is_less_answerable(
+        stored: StoredIndex, signal: str, values: tuple[float, float], lang: str, supported: str,
+        unsupported: str) -> None:
+    supported_signals, supported_p = _signals_over(stored, supported, lang, "004")
+    unsupported_signals, unsupported_p = _signals_over(stored, unsupported, lang, "004")
+    assert (supported_signals[signal], unsupported_signals[signal]) == values
+    assert unsupported_p < supported_p
