@@ -111,6 +111,10 @@ def build_index(
                 log.info("the corpus folder is now %s (the index was built from %s)", config.corpus_dir, moved_from)
                 sources = [config.corpus_dir] + [p for p in sources if _resolved(p) != moved_from]
         sources = _resolved_sources(list(sources) + list(add or []))
+        # Recorded only when the index reads that folder: an index of explicit --source folders does not follow
+        # the configured corpus folder.
+        configured = _resolved(config.corpus_dir)
+        corpus_dir = configured if configured in map(str, sources) else None
         excluded = set(manifest.get("excluded_doc_ids", [])) | set(remove or [])
         if remove and current is not None:
             unknown = sorted(set(remove) - set(current.documents))
@@ -143,9 +147,7 @@ def build_index(
         report.generation = _write(
             config, embedder, settings, documents, current, reusable, report, show_progress,
             {"sources": [str(p) for p in sources], "source_fingerprint": source_fingerprint(sources),
-             # Recorded only when the index reads that folder: an index of explicit --source folders does
-             # not follow the configured corpus folder.
-             "corpus_dir": _resolved(config.corpus_dir) if _resolved(config.corpus_dir) in map(str, sources) else None,
+             "corpus_dir": corpus_dir,
              "excluded_doc_ids": sorted(excluded)},
         )
     return report

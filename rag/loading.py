@@ -167,10 +167,10 @@ def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES) -
         reason = None
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             reason = f"unsupported file type '{path.suffix or '(none)'}' (supported: {', '.join(SUPPORTED_SUFFIXES)})"
-        elif path.stat().st_size == 0:
+        elif (size := path.stat().st_size) == 0:
             reason = "empty file"
-        elif path.stat().st_size > max_bytes * (HTML_MARKUP_FACTOR if path.suffix.lower() in HTML_SUFFIXES else 1):
-            reason = _too_big("file", path.stat().st_size, max_bytes)
+        elif size > max_bytes * (HTML_MARKUP_FACTOR if path.suffix.lower() in HTML_SUFFIXES else 1):
+            reason = _too_big("file", size, max_bytes)
         if reason is None:
             try:
                 release = read_release(path)
