@@ -34,7 +34,7 @@ eval: install
 	$(BIN)/rag eval --out eval/results --baseline eval/results/baseline-29c40c6.json
 
 bench: install-dev
-	$(BIN)/python -m eval.bench
+	$(BIN)/python -m bench
 
 browser:
 	@command -v $(CHROMIUM) >/dev/null || { \

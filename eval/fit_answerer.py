@@ -3,7 +3,7 @@
 python -m eval.fit_answerer [--qa eval/qa.jsonl] [--write]
 
 Prints cross-validated figures (folds split by question, so no question is scored by a model that saw it)
-and, with --write, saves the weights fitted on every question to rag/answer_params.json with those figures.
+and, with --write, saves the weights fitted on every question to rag/answer/params.json with those figures.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sklearn.model_selection import GroupKFold
 
 from rag.assistant import open_assistant
 from rag.config import load_config
-from rag.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, AnswerParams, Evidence,
+from rag.answer.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, AnswerParams, Evidence,
                             prefer_typed_near_tie)
 
 from .metrics import QAItem

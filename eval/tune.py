@@ -13,8 +13,8 @@ from pathlib import Path
 
 from rag.assistant import Assistant
 from rag.config import load_config
-from rag.embedding import SentenceTransformerEmbedder
-from rag.indexing import build_index
+from rag.embed.embedder import SentenceTransformerEmbedder
+from rag.index.build import build_index
 
 from .run import load_items, run_eval
 

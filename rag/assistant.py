@@ -10,16 +10,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import RagConfig
-from .errors import GeneratorError, IndexMissingError, IndexStaleError, QuestionError, RagError, UngroundedAnswerError
-from .extractive import AnswerParams, ExtractiveAnswerer
-from .index_store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
-from .indexing import BuildReport, build_index, corpus_moved, index_settings
-from .language import detect_language, unsupported_language_note
-from .loading import source_fingerprint
-from .protocols import Embedder, Generator
-from .retrieval import HybridRetriever
-from .schema import Answer, ScoredChunk
+from rag.config import RagConfig
+from rag.errors import GeneratorError, IndexMissingError, IndexStaleError, QuestionError, RagError, UngroundedAnswerError
+from rag.answer.extractive import AnswerParams, ExtractiveAnswerer
+from rag.index.store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
+from rag.index.build import BuildReport, build_index, corpus_moved, index_settings
+from rag.text.language import detect_language, unsupported_language_note
+from rag.text.loading import source_fingerprint
+from rag.protocols import Embedder, Generator
+from rag.retrieve.hybrid import HybridRetriever
+from rag.schema import Answer, ScoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +245,12 @@ def _fallback_note(exc: GeneratorError) -> str:
 def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | None = None) -> Assistant:
     """Load the model, build or refresh the index when allowed, and return a ready Assistant."""
     if embedder is None:
-        from .embedding import SentenceTransformerEmbedder
+        from rag.embed.embedder import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder(config)
     # Without build the index is still checked against the releases: a stale one is refused, not used.
     stored = _ensure_index(config, embedder, rebuild_if_stale=build, build_if_missing=build)[1]
-    from .generative import make_generator
+    from rag.answer.llm import make_generator
 
     # Always built (it opens no connection): the page can switch a conversation to LLM answers.
     return Assistant(config, embedder, make_generator(config), stored=stored)

@@ -10,10 +10,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import RagConfig, load_config
-from .errors import QuestionError, RagError
-from .schema import RETRIEVAL_MODES
-from .wording import citation_words
+from rag.config import RagConfig, load_config
+from rag.errors import QuestionError, RagError
+from rag.schema import RETRIEVAL_MODES
+from rag.wording import citation_words
 
 log = logging.getLogger("rag")
 
@@ -112,8 +112,8 @@ def _print_answer(answer_dict: dict, stream=sys.stdout) -> None:  # type: ignore
 
 
 def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:
-    from .embedding import SentenceTransformerEmbedder
-    from .indexing import build_index
+    from rag.embed.embedder import SentenceTransformerEmbedder
+    from rag.index.build import build_index
 
     started = time.perf_counter()
     embedder = SentenceTransformerEmbedder(config)
@@ -137,7 +137,7 @@ def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, config: RagConfig) -> int:
-    from .assistant import open_assistant, validate_question
+    from rag.assistant import open_assistant, validate_question
 
     if args.question is not None:
         validate_question(args.question, config.max_question_chars)  # fail fast, before loading the model
@@ -168,7 +168,7 @@ def cmd_ask(args: argparse.Namespace, config: RagConfig) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, config: RagConfig) -> int:
-    from .assistant import open_assistant
+    from rag.assistant import open_assistant
 
     assistant = open_assistant(config, build=not args.no_build)
     from ui.app import serve

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .schema import RETRIEVAL_MODES
+from rag.errors import ConfigError
+from rag.schema import RETRIEVAL_MODES
 
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
 DEFAULT_CONFIG_FILE = "rag.toml"

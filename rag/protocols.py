@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .schema import Answer, ScoredChunk
+from rag.schema import Answer, ScoredChunk
 
 
 class Embedder(Protocol):

@@ -35,7 +35,7 @@ def fake_embedder() -> HashingEmbedder:
 @pytest.fixture
 def fake_assistant(fake_config: RagConfig, fake_embedder: HashingEmbedder):  # type: ignore[no-untyped-def]
     from rag.assistant import Assistant
-    from rag.indexing import build_index
+    from rag.index.build import build_index
 
     build_index(fake_config, fake_embedder, show_progress=False)
     return Assistant(fake_config, fake_embedder)
@@ -44,14 +44,14 @@ def fake_assistant(fake_config: RagConfig, fake_embedder: HashingEmbedder):  # t
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     """The bundled multilingual model, converted once into the user cache (as `make run` does)."""
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.embed.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(load_config(env={}))
 
 
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:  # type: ignore[no-untyped-def]
-    from rag.indexing import build_index
+    from rag.index.build import build_index
 
     root = tmp_path_factory.mktemp("real")
     seeds = root / "seeds"

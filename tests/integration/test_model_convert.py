@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.model_convert import BUNDLED_BIN_SHA256, ensure_bundled_model, is_converted, tensor_digest
+from rag.embed.convert import BUNDLED_BIN_SHA256, ensure_bundled_model, is_converted, tensor_digest
 
 pytestmark = pytest.mark.integration
 

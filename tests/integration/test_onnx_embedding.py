@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from rag.config import load_config  # noqa: E402
-from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
+from rag.embed.embedder import SentenceTransformerEmbedder  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from eval.run import KEYS, load_items, run_eval
 from eval.validate import validate_file
 from rag.assistant import Assistant
 from rag.config import RagConfig
-from rag.language import detect_language
+from rag.text.language import detect_language
 from rag.schema import Answer, Citation
 
 pytestmark = pytest.mark.integration

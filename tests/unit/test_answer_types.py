@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import asks_about_update, expected_answer_type, holds_answer_type
+from rag.answer.question import asks_about_update, expected_answer_type, holds_answer_type
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ import pytest
 from rag.assistant import Assistant, is_follow_up, validate_question
 from rag.config import RagConfig
 from rag.errors import QuestionError
-from rag.extractive import AnswerParams
-from rag.indexing import build_index
-from rag.language import unsupported_language_note
+from rag.answer.extractive import AnswerParams
+from rag.index.build import build_index
+from rag.text.language import unsupported_language_note
 
 from tests.fakes import HashingEmbedder
 

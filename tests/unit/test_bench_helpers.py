@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.bench import parse_sizes
-from eval.bench_ann import recall_at_k
-from eval.bench_data import noisy_vectors, recombined_passages, seed_sentences
-from eval.bench_embed import flops_per_passage
-from eval.bench_report import Row, format_table
-from rag.embedding import OnnxEncoder
+from bench.run import parse_sizes
+from bench.ann import recall_at_k
+from bench.data import noisy_vectors, recombined_passages, seed_sentences
+from bench.embed import flops_per_passage
+from bench.report import Row, format_table
+from rag.embed.embedder import OnnxEncoder
 
 
 def test_recombined_passages_are_reproducible_windows_of_seed_words() -> None:
@@ -47,8 +47,8 @@ def test_sizes_are_parsed_sorted_and_checked() -> None:
 
 
 def test_the_table_has_one_row_per_measure_with_its_command() -> None:
-    table = format_table([Row("ann", "10,000 vectors", "p95 1 ms", "`python -m eval.bench --only ann`")])
-    assert table.splitlines()[2] == "| ann | 10,000 vectors | p95 1 ms | `python -m eval.bench --only ann` |"
+    table = format_table([Row("ann", "10,000 vectors", "p95 1 ms", "`python -m bench --only ann`")])
+    assert table.splitlines()[2] == "| ann | 10,000 vectors | p95 1 ms | `python -m bench --only ann` |"
 
 
 def test_onnx_pooling_averages_real_tokens_only_and_normalises() -> None:

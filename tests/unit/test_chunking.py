@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_document, sentences_of, split_sentences
-from rag.loading import load_documents
+from rag.text.chunking import chunk_document, sentences_of, split_sentences
+from rag.text.loading import load_documents
 from rag.schema import Chunk, Document
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

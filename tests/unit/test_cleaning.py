@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cleaning import CleanedText, clean_release, is_update_stamp, parse_date, readable_date, shared_boilerplate
+from rag.text.cleaning import CleanedText, clean_release, is_update_stamp, parse_date, readable_date, shared_boilerplate
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import rag.embedding
+import rag.embed.embedder
 from rag.cli import _print_answer, main
 from rag.config import RagConfig, load_config
-from rag.index_store import current_generation, load_generation
-from rag.indexing import build_index
+from rag.index.store import current_generation, load_generation
+from rag.index.build import build_index
 
 from tests.fakes import HashingEmbedder
 
@@ -35,13 +35,13 @@ def model_must_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(config: RagConfig) -> None:
         raise AssertionError("the embedding model was loaded")
 
-    monkeypatch.setattr(rag.embedding, "SentenceTransformerEmbedder", refuse)
+    monkeypatch.setattr(rag.embed.embedder, "SentenceTransformerEmbedder", refuse)
 
 
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every command that loads the model gets the fake embedder instead."""
-    monkeypatch.setattr(rag.embedding, "SentenceTransformerEmbedder", lambda config: HashingEmbedder())
+    monkeypatch.setattr(rag.embed.embedder, "SentenceTransformerEmbedder", lambda config: HashingEmbedder())
 
 
 def question_of(length: int, sentence: str) -> str:

@@ -16,9 +16,9 @@ import pytest
 from rag.assistant import Assistant, open_assistant
 from rag.config import RagConfig
 from rag.errors import CorpusError, IndexLockedError, IndexStaleError
-from rag.index_store import current_generation, load_generation, writer_lock
-from rag.indexing import build_index
-from rag.loading import load_documents
+from rag.index.store import current_generation, load_generation, writer_lock
+from rag.index.build import build_index
+from rag.text.loading import load_documents
 
 from tests.fakes import HashingEmbedder
 
@@ -190,9 +190,9 @@ _KILLER = textwrap.dedent(
     import os, signal, sys
     sys.path[:0] = [{repo!r}]
     from pathlib import Path
-    from rag import index_store
+    from rag.index import store as index_store
     from rag.config import load_config
-    from rag.indexing import build_index
+    from rag.index.build import build_index
     from tests.fakes import HashingEmbedder
 
     target, after = sys.argv[1], int(sys.argv[2])

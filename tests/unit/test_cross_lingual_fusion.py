@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.assistant import Assistant
-from rag.retrieval import HybridRetriever
+from rag.retrieve.hybrid import HybridRetriever
 
 DENSE_POOL = 30
 LEXICAL_ONLY_HIT = 20  # dense rank 21: far down, but first for BM25

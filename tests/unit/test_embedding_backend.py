@@ -6,9 +6,9 @@ import importlib.util
 
 import pytest
 
-from rag import embedding
+from rag.embed import embedder as embedding
 from rag.config import BUNDLED_MODEL, load_config
-from rag.embedding import SentenceTransformerEmbedder, preferred_backend
+from rag.embed.embedder import SentenceTransformerEmbedder, preferred_backend
 from rag.errors import ModelError
 
 HAS_ONNXRUNTIME = importlib.util.find_spec("onnxruntime") is not None

@@ -13,7 +13,7 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.config import load_config
-from rag.extractive import (
+from rag.answer.extractive import (
     ABSTAIN_FEATURES,
     PARAMS_FILE,
     SENTENCE_FEATURES,
@@ -24,8 +24,8 @@ from rag.extractive import (
     cognate_prefixes,
     prefer_typed_near_tie,
 )
-from rag.indexing import build_index
-from rag.index_store import StoredIndex
+from rag.index.build import build_index
+from rag.index.store import StoredIndex
 from rag.schema import Answer, ScoredChunk
 
 from tests.fakes import HashingEmbedder

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import faiss_index
-from rag.faiss_index import INDEX_KINDS, FaissIndex, build_vector_index, choose_index_kind, ivf_lists
+from rag.index.vectors import faiss_index
+from rag.index.vectors.faiss_index import INDEX_KINDS, FaissIndex, build_vector_index, choose_index_kind, ivf_lists
 
 
 def unit_vectors(n: int, dimension: int = 64, seed: int = 0) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_search_asking_for_more_than_the_corpus_returns_what_there_is() -> None:
 
 
 def test_ivf_probes_grow_with_the_cells_as_the_benchmark_required() -> None:
-    from rag.faiss_index import ivf_probes
+    from rag.index.vectors.faiss_index import ivf_probes
     assert ivf_probes(ivf_lists(100_000)) == 64      # 632 cells: 64 probes gave recall@10 0.969
     assert ivf_probes(ivf_lists(1_000_000)) == 128   # 2,000 cells: 64 gave 0.944, 128 gave 0.972
     assert ivf_probes(10) == 10                      # never more probes than cells

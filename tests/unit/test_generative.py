@@ -11,7 +11,7 @@ import pytest
 
 from rag.config import LLMConfig
 from rag.errors import GeneratorError, UngroundedAnswerError
-from rag.generative import OpenAIChatGenerator, make_generator
+from rag.answer.llm import OpenAIChatGenerator, make_generator
 from rag.schema import Answer
 from tests.llm_fakes import (
     RELEASE_A,

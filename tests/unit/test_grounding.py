@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import UngroundedAnswerError
-from rag.grounding import build_messages, check_reply
+from rag.answer.grounding import build_messages, check_reply
 from tests.llm_fakes import RELEASE_A, five_passages
 
 

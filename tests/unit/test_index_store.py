@@ -11,8 +11,8 @@ import pytest
 from rag.assistant import Assistant, ensure_index, open_assistant
 from rag.config import RagConfig
 from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
-from rag.index_store import FAISS_FILE, KEEP_GENERATIONS, check_settings, current_generation, load_generation
-from rag.indexing import build_index, index_settings
+from rag.index.store import FAISS_FILE, KEEP_GENERATIONS, check_settings, current_generation, load_generation
+from rag.index.build import build_index, index_settings
 
 from tests.fakes import HashingEmbedder
 
@@ -234,9 +234,9 @@ def test_current_names_a_complete_generation_after_writing(fake_config: RagConfi
 def test_a_new_text_pipeline_version_rebuilds_and_reembeds_every_release(
     fake_config: RagConfig, fake_embedder: HashingEmbedder, built: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.indexing
+    import rag.index.build
 
-    monkeypatch.setattr(rag.indexing, "TEXT_PIPELINE_VERSION", rag.indexing.TEXT_PIPELINE_VERSION + 1)
+    monkeypatch.setattr(rag.index.build, "TEXT_PIPELINE_VERSION", rag.index.build.TEXT_PIPELINE_VERSION + 1)
     with pytest.raises(IndexStaleError, match="text_pipeline"):
         Assistant(fake_config, fake_embedder)
     report = ensure_index(fake_config, fake_embedder)

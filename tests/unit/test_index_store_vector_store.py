@@ -9,9 +9,9 @@ import pytest
 
 from rag.config import RagConfig, load_config
 from rag.errors import IndexStaleError
-from rag.index_store import VectorStoreOptions, load_generation, save_generation
+from rag.index.store import VectorStoreOptions, load_generation, save_generation
 from rag.assistant import ensure_index, open_assistant
-from rag.indexing import build_index, index_settings
+from rag.index.build import build_index, index_settings
 
 from tests.fakes import HashingEmbedder
 

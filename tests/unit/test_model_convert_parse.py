@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import model_convert as mc
+from rag.embed import convert as mc
 from rag.errors import ModelError, RagError
-from rag.model_convert import BUNDLED_BIN_SHA256, ModelConversionError, dequantize_q4_0, tensor_digest
+from rag.embed.convert import BUNDLED_BIN_SHA256, ModelConversionError, dequantize_q4_0, tensor_digest
 
 
 def _block(scale: float, nibbles: list[int]) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import onnx_model
+from rag.embed import onnx_runtime as onnx_model
 from rag.errors import ModelError
 
 
@@ -46,7 +46,7 @@ def test_a_failing_child_passes_on_its_last_error_line(monkeypatch: pytest.Monke
 def test_a_successful_child_exports_the_folder_to_the_target(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = _child_returning(monkeypatch, 0)
     onnx_model._export_fp32_in_child(tmp_path / "model", tmp_path / "model.onnx")
-    assert calls and calls[0][1:] == ["-P", "-m", "rag.onnx_model", str(tmp_path / "model"), str(tmp_path / "model.onnx")]
+    assert calls and calls[0][1:] == ["-P", "-m", "rag.embed.onnx_runtime", str(tmp_path / "model"), str(tmp_path / "model.onnx")]
 
 
 def test_the_child_entry_point_reports_an_unexportable_folder_in_one_line(

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("qdrant_client")
 
-from rag.faiss_index import build_vector_index  # noqa: E402
-from rag.qdrant_index import QdrantIndex  # noqa: E402
+from rag.index.vectors.faiss_index import build_vector_index  # noqa: E402
+from rag.index.vectors.qdrant_index import QdrantIndex  # noqa: E402
 
 
 def unit_vectors(n: int, dimension: int = 32, seed: int = 0) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.retrieval import top_rows
+from rag.retrieve.hybrid import top_rows
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -7,10 +7,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from rag.chunking import chunk_document, sentences_of
+from rag.text.chunking import chunk_document, sentences_of
 from rag.config import RagConfig
-from rag.indexing import TEXT_PIPELINE_VERSION
-from rag.loading import load_documents
+from rag.index.build import TEXT_PIPELINE_VERSION
+from rag.text.loading import load_documents
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

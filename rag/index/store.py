@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
-from .faiss_index import FaissIndex, build_vector_index
-from .schema import Chunk, Document, Sentence
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
+from rag.index.vectors.faiss_index import FaissIndex, build_vector_index
+from rag.schema import Chunk, Document, Sentence
 
 if TYPE_CHECKING:
-    from .config import RagConfig
-    from .qdrant_index import QdrantIndex
+    from rag.config import RagConfig
+    from rag.index.vectors.qdrant_index import QdrantIndex
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def save_generation(
     try:
         started = time.perf_counter()
         if store.vector_store == "qdrant":
-            from .qdrant_index import QdrantIndex
+            from rag.index.vectors.qdrant_index import QdrantIndex
 
             vector_index = QdrantIndex(settings.dimension, f"{store.qdrant_collection}-gen-{stamp}", store.qdrant_url)
             if store.qdrant_url:  # an embedded collection lives in the loading process: it is built at load
@@ -239,7 +239,7 @@ def _drop_server_collection(generation: Path) -> None:
     params = manifest.get("index_params") or {}
     if manifest.get("vector_store") != "qdrant" or not params.get("url"):
         return
-    from .qdrant_index import QdrantIndex
+    from rag.index.vectors.qdrant_index import QdrantIndex
 
     try:
         QdrantIndex(manifest["settings"]["dimension"], params["collection"], params["url"]).drop()
@@ -260,7 +260,7 @@ def _open_vector_index(generation: Path, manifest: dict[str, Any], chunk_vectors
             raise IndexStaleError(f"the index at {generation} is a '{kind}' FAISS index, config asks "
                                   f"index_kind '{store.index_kind}': rebuild with `rag index`")
         return FaissIndex.load(generation / FAISS_FILE)
-    from .qdrant_index import QdrantIndex
+    from rag.index.vectors.qdrant_index import QdrantIndex
 
     params = manifest.get("index_params") or {}
     # The configured URL wins: workers may reach the same cluster by another address than the builder did.

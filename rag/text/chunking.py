@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .schema import Chunk, Document, Sentence
+from rag.schema import Chunk, Document, Sentence
 
 # Paragraphs, lines, then sentence ends (kept with the sentence they close), then words.
 _SEPARATORS = ["\n\n", "\n", r"(?<=[.!?…»])\s+(?=[«A-ZÀ-ÖØ-Þ0-9\"“(])", r"(?<=[;:])\s+", " ", ""]

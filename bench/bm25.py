@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.language import detect_language
-from rag.lexical import BM25Index
-from rag.retrieval import top_rows
+from rag.text.language import detect_language
+from rag.retrieve.bm25 import BM25Index
+from rag.retrieve.hybrid import top_rows
 
-from .bench_data import questions, recombined_passages
-from .bench_report import Row, command
+from .data import questions, recombined_passages
+from .report import Row, command
 
 log = logging.getLogger(__name__)
 

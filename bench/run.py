@@ -1,4 +1,4 @@
-"""`python -m eval.bench` (`make bench`): embedding, approximate search, BM25 and serving figures in one table.
+"""`python -m bench` (`make bench`): embedding, approximate search, BM25 and serving figures in one table.
 
 Each part can be rerun alone (`--only ann --sizes 10000,100000`); its rows are kept in docs/bench/<part>.json
 and docs/bench/README.md is rewritten from every part measured so far, with the latency plot.
@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .bench_report import PARTS, Row, format_table, load_parts, machine, plot_ann, save_part, write_markdown
+from .report import PARTS, Row, format_table, load_parts, machine, plot_ann, save_part, write_markdown
 
-log = logging.getLogger("eval.bench")
+log = logging.getLogger("bench")
 
 DEFAULT_SIZES = "10000,100000,1000000"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "bench"
@@ -34,27 +34,27 @@ def parse_sizes(text: str) -> list[int]:
 def run_part(part: str, sizes: list[int], with_eval: bool, bm25_max_build_s: float) -> tuple[list[Row], list[str], dict[str, Any]]:
     extra: dict[str, Any] = {}
     if part == "embed":
-        from . import bench_embed
+        from . import embed as bench_embed
 
         rows, notes = bench_embed.run(with_eval=with_eval)
     elif part == "ann":
-        from . import bench_ann
+        from . import ann as bench_ann
 
         rows, notes, points, sweep = bench_ann.run(sizes)
         extra = {"points": points, "sweep": sweep}
     elif part == "bm25":
-        from . import bench_bm25
+        from . import bm25 as bench_bm25
 
         rows, notes = bench_bm25.run(sizes, bm25_max_build_s)
     else:
-        from . import bench_serve
+        from . import serve as bench_serve
 
         rows, notes = bench_serve.run()
     return rows, notes, extra
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=PARTS, help="run one part")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"corpus sizes for ann and bm25 (default {DEFAULT_SIZES})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON, Markdown and plot")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import split_sentences
+from rag.text.chunking import split_sentences
 from rag.config import RagConfig, load_config
-from rag.loading import load_documents
+from rag.text.loading import load_documents
 
-from .run import load_items
+from eval.run import load_items
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _cache_path(name: str, config: RagConfig) -> Path:
 
 
 def _embedder(config: RagConfig):  # type: ignore[no-untyped-def]
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.embed.embedder import SentenceTransformerEmbedder
 
     # onnxruntime fp32 gives the same vectors as torch fp32 (cosine >= 0.99999) in less time.
     try:

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from .config import LLMConfig, RagConfig
-from .errors import GeneratorError, UngroundedAnswerError
-from .grounding import build_messages, check_reply
-from .schema import Answer, ScoredChunk
+from rag.config import LLMConfig, RagConfig
+from rag.errors import GeneratorError, UngroundedAnswerError
+from rag.answer.grounding import build_messages, check_reply
+from rag.schema import Answer, ScoredChunk
 
 log = logging.getLogger(__name__)
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import chunk_document, sentences_of
-from .cleaning import readable_date
-from .config import RagConfig
-from .errors import CorpusError, RagError
-from .index_store import (IndexSettings, StoredIndex, VectorStoreOptions, load_generation, save_generation,
+from rag.text.chunking import chunk_document, sentences_of
+from rag.text.cleaning import readable_date
+from rag.config import RagConfig
+from rag.errors import CorpusError, RagError
+from rag.index.store import (IndexSettings, StoredIndex, VectorStoreOptions, load_generation, save_generation,
                           writer_lock)
-from .loading import SkippedSource, load_documents, source_fingerprint
-from .protocols import Embedder
-from .schema import Chunk, Document, Sentence
+from rag.text.loading import SkippedSource, load_documents, source_fingerprint
+from rag.protocols import Embedder
+from rag.schema import Chunk, Document, Sentence
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .index_store import StoredIndex
-from .lexical import BM25Index
-from .schema import ScoredChunk
+from rag.index.store import StoredIndex
+from rag.retrieve.bm25 import BM25Index
+from rag.schema import ScoredChunk
 
 # How much the lexical ranking counts in fusion when the question's language differs from the passage's:
 # French BM25 sees only names and numbers of an English question, so its ranking is mostly noise: at 0.15 a

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import BUNDLED_MODEL, RagConfig
-from .errors import ModelError
+from rag.config import BUNDLED_MODEL, RagConfig
+from rag.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def cpu_supports_bf16() -> bool:
 def resolve_model_path(config: RagConfig) -> tuple[str, str]:
     """(what to hand to SentenceTransformer, a model id for the manifest)."""
     if config.model == BUNDLED_MODEL:
-        from .model_convert import BUNDLED_BIN_SHA256, ensure_bundled_model
+        from rag.embed.convert import BUNDLED_BIN_SHA256, ensure_bundled_model
 
         folder = ensure_bundled_model(config.model_cache_dir / "multilingual-e5-small")
         return str(folder), f"{BUNDLED_MODEL}@{BUNDLED_BIN_SHA256[:12]}"
@@ -162,7 +162,7 @@ class OnnxEncoder:
         try:
             from tokenizers import Tokenizer
 
-            from .onnx_model import ensure_onnx_model, make_session
+            from rag.embed.onnx_runtime import ensure_onnx_model, make_session
         except ImportError as exc:
             raise ModelError(f"the ONNX backend needs onnxruntime and onnx ({exc}); run `make install`") from exc
         pooling = _read_json(folder / "1_Pooling" / "config.json")

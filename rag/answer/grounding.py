@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .chunking import split_sentences
-from .errors import UngroundedAnswerError
-from .language import detect_document_language
-from .schema import Citation, ScoredChunk
+from rag.text.chunking import split_sentences
+from rag.errors import UngroundedAnswerError
+from rag.text.language import detect_document_language
+from rag.schema import Citation, ScoredChunk
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 NO_ANSWER = {

@@ -10,11 +10,11 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rag import faiss_index
-from rag.faiss_index import FaissIndex, build_vector_index, choose_index_kind
+from rag.index.vectors import faiss_index
+from rag.index.vectors.faiss_index import FaissIndex, build_vector_index, choose_index_kind
 
-from .bench_data import NOISE_SIGMA, base_vectors, noisy_vectors, query_vectors
-from .bench_report import Row, command
+from .data import NOISE_SIGMA, base_vectors, noisy_vectors, query_vectors
+from .report import Row, command
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 INDEX_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
-# What `index_kind = "auto"` builds, from `python -m eval.bench --only ann` on this project's 2-core AVX2
+# What `index_kind = "auto"` builds, from `python -m bench --only ann` on this project's 2-core AVX2
 # machine (docs/bench/): exact search stays under ~10 ms per query up to ~50k passages and is never wrong;
 # above that, IVF-flat with 2·sqrt(n) cells builds in under a minute at 1M; 64 probes kept recall@10 >= 0.95
 # at 100k (0.969) but not at 1M (0.944), where 128 probes did (0.972, p95 17.7 ms): probes grow with the cells.

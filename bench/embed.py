@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from rag.config import RagConfig, load_config
-from rag.embedding import OnnxEncoder, SentenceTransformerEmbedder, cpu_supports_bf16, resolve_model_path
+from rag.embed.embedder import OnnxEncoder, SentenceTransformerEmbedder, cpu_supports_bf16, resolve_model_path
 
-from .bench_data import QA_FILE, SEEDS, questions, recombined_passages
-from .bench_report import Row, command
+from .data import QA_FILE, SEEDS, questions, recombined_passages
+from .report import Row, command
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _eval_recall(backend: str) -> dict[str, float]:
     """Hybrid recall@1/@5 per language on eval/qa.jsonl, with an index built by this backend."""
     from eval.run import load_items, run_eval
     from rag.assistant import Assistant
-    from rag.indexing import build_index
+    from rag.index.build import build_index
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-eval-") as tmp:
         config = load_config(env={}, corpus_dir=SEEDS, index_dir=Path(tmp) / "index", embed_backend=backend)
@@ -228,7 +228,7 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     rows.append(Row("embed", "where the time goes, per passage: ONNX fp32", _share(onnx_spent, PASSAGES), cmd,
                     {"seconds": onnx_spent}))
 
-    from .bench_report import machine
+    from .report import machine
 
     mhz = machine().get("mhz", 0.0)
     peak = threads * mhz * 1e6 * FP32_FLOP_PER_CYCLE

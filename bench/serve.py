@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .bench_data import REPO, SEEDS, questions
-from .bench_report import Row, command
+from .data import REPO, SEEDS, questions
+from .report import Row, command
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import asks_about_update, expected_answer_type, holds_answer_type
-from .index_store import StoredIndex
-from .cleaning import MONTH_NAMES_EN, MONTH_NAMES_FR, MONTH_NUMBERS, is_update_stamp, readable_date
-from .lexical import tokenize
-from .schema import Answer, Citation, ScoredChunk, Sentence
+from rag.answer.question import asks_about_update, expected_answer_type, holds_answer_type
+from rag.index.store import StoredIndex
+from rag.text.cleaning import MONTH_NAMES_EN, MONTH_NAMES_FR, MONTH_NUMBERS, is_update_stamp, readable_date
+from rag.retrieve.bm25 import tokenize
+from rag.schema import Answer, Citation, ScoredChunk, Sentence
 
-PARAMS_FILE = Path(__file__).with_name("answer_params.json")
+PARAMS_FILE = Path(__file__).with_name("params.json")
 
 _STOPWORDS_RAW = {
     "fr": "a à au aux avec ce ces cet cette dans de des du elle elles en est et été être il ils la le les leur "
@@ -175,7 +175,7 @@ def _default_abstain_weights() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class AnswerParams:
-    """Weights of sentence choice and of the abstention rule, read from answer_params.json.
+    """Weights of sentence choice and of the abstention rule, read from params.json.
 
     Refit them with `python -m eval.fit_answerer` (cross-validated figures are printed and saved beside them).
     """

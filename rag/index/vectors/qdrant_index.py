@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexError_
+from rag.errors import IndexError_
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Benchmarks: one module per part of the pipeline, one table, each row with its command."""

@@ -1,0 +1,1 @@
+"""Text to vectors: the embedder, its ONNX runtime, and the bundled-model converter."""

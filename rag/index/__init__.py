@@ -1,0 +1,1 @@
+"""The persisted index: building generations, storing them, checking their freshness."""

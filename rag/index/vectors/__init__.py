@@ -1,0 +1,1 @@
+"""The vector index seam: FAISS and Qdrant behind one factory."""

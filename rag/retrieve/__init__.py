@@ -1,0 +1,1 @@
+"""Finding candidate passages: dense and BM25 search fused by language."""

@@ -1,0 +1,1 @@
+"""Turning release files into clean text, sentences and passages."""
