@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,22 +13,25 @@ import numpy as np
 
 from rag.answer.question import asks_about_update, expected_answer_type, holds_answer_type
 from rag.index.store import StoredIndex
-from rag.text.cleaning import MONTH_NAMES_EN, MONTH_NAMES_FR, MONTH_NUMBERS, is_update_stamp, readable_date
 from rag.retrieve.bm25 import tokenize
 from rag.schema import Answer, Citation, ScoredChunk, Sentence
+from rag.text.cleaning import is_update_stamp
+from rag.text.dates import (
+    MONTH_ALIASES,
+    MONTH_ENTITY,
+    NUMERIC_DATE,
+    YEAR,
+    date_parts,
+    date_patterns,
+    dates_among,
+    month_word,
+    readable_date,
+)
+from rag.text.normalize import fold_case_and_accents
+from rag.text.stopwords import QUESTION_STOPWORDS
 
 PARAMS_FILE = Path(__file__).with_name("params.json")
 
-_STOPWORDS_RAW = {
-    "fr": "a à au aux avec ce ces cet cette dans de des du elle elles en est et été être il ils la le les leur "
-          "leurs lors lui mais même ne ni nos notre on ont ou où par pas pour qu que quel quelle quelles quels qui "
-          "sa se ses son sont sur ta te tes ton tu un une vos votre vous y combien comment quand pourquoi était "
-          "étaient avait avaient fait faite faits quoi lequel laquelle lesquels dont selon ainsi aussi cela ça "
-          "celui celle ceux est-ce",
-    "en": "a an and are as at be been by did do does for from had has have he her his how in into is it its "
-          "of on or she that the their them they this those to was were what when where which who whom whose why "
-          "with would will many much there these than then also any did about after before during said say",
-}
 _ENTITY = re.compile(r"\b\d[\d\s.,]*\d\b|\b\d\b|(?<!^)(?<![.?!]\s)\b[A-ZÀ-Ý][\w’'-]*[A-Za-zÀ-ÿ]\b")
 # What a question sets aside ("(et non celle de 2024)", "as opposed to the 2022 one") names nothing it asks about.
 _EXCLUDED_PART = re.compile(
@@ -39,13 +41,11 @@ _EXCLUDED_PART = re.compile(
     r",?\s*\b(?:as opposed to|rather than|instead of|plutôt qu[e'’]|au lieu de)[^,?;]*",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"(?:19|20)\d\d")
 _QUESTION_OPENERS = {
     "qui", "que", "quel", "quelle", "quels", "quelles", "quand", "combien", "comment", "pourquoi", "où", "est",
     "who", "what", "when", "where", "which", "why", "how", "did", "does", "do", "was", "were", "is", "are",
     "and", "et", "in", "at", "on", "lors", "during", "selon", "according", "i",
 }
-_MONTH_ALIASES = {en.lower(): fr for en, fr in zip(MONTH_NAMES_EN, MONTH_NAMES_FR)}
 # Acronyms that differ between English and French; a question in one language names what the text spells
 # in the other.
 _ACRONYM_ALIASES = {"nato": "otan", "otan": "nato", "eu": "ue", "ue": "eu", "un": "onu", "onu": "un"}
@@ -62,92 +62,16 @@ FRAMING = {
 }
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.replace("’", "'").casefold())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
-
-
 # The stop words long enough to be taken for cognates, and a few more of the question's glue.
 _LONG_FUNCTION_WORDS = {
-    w for w in (_fold(x) for words in _STOPWORDS_RAW.values() for x in words.split()) if len(w) >= _COGNATE_PREFIX
+    w for w in (fold_case_and_accents(x) for words in QUESTION_STOPWORDS.values() for x in words.split()) if len(w) >= _COGNATE_PREFIX
 } | {"could", "should", "other", "avant", "apres", "pendant", "entre"}
-_MONTH_NAMES_BY_FRENCH = {_fold(fr): en for en, fr in _MONTH_ALIASES.items()}
-_MONTH_NUMBER = {_fold(word): number for word, number in MONTH_NUMBERS.items()}
-_FULL_MONTHS = set(_MONTH_ALIASES) | set(_MONTH_NAMES_BY_FRENCH)
-_ABBREVIATED_MONTHS = sorted({w for w in MONTH_NUMBERS if _fold(w) not in _FULL_MONTHS}, key=len, reverse=True)
-_AMBIGUOUS_MONTHS = {"may", "march"}
-_FRENCH_MONTHS = sorted(set(_MONTH_ALIASES.values()) | set(_MONTH_NAMES_BY_FRENCH), key=len, reverse=True)
-# A month, with its year when one follows, is one entity: "juin 2024" must not be satisfied by a release
-# that mentions June 2023 and, elsewhere, 2024. French month names are lowercase, so capitalisation misses them.
-# An abbreviated month ("Nov. 2024", "janv. 2025") counts only with its year: alone, "sept" or "mar" are words.
-_MONTH_ENTITY = re.compile(
-    r"\b(?:\d{1,2}(?:er)?\s+)?"  # the day, when it comes first: "20 Nov. 2024", "1er mars"
-    rf"(?:(?:(?i:{'|'.join(_FRENCH_MONTHS)})|{'|'.join(m.capitalize() for m in _MONTH_ALIASES)})"
-    r"(?:(?:\s+\d{1,2},)?\s+(?:19|20)\d\d)?\b"
-    rf"|(?i:{'|'.join(_ABBREVIATED_MONTHS)})\.?(?:\s+\d{{1,2}},)?\s+(?:19|20)\d\d\b)"
-)
-_NUMERIC_DATE = re.compile(
-    r"\b(?:(?:19|20)\d\d[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}/\d{1,2}/(?:19|20)\d\d)\b"
-)
-_WRITTEN_DATE_PARTS = re.compile(r"(?:(\d{1,2})(?:er)?\s+)?([a-z]+)\.?(?:\s+(\d{1,2}),)?(?:\s+(\d{4}))?")
 
 
 def cognate_prefixes(text: str) -> set[str]:
-    return {w[:_COGNATE_PREFIX] for w in _COGNATE_WORD.findall(_fold(text)) if w not in _LONG_FUNCTION_WORDS}
+    return {w[:_COGNATE_PREFIX] for w in _COGNATE_WORD.findall(fold_case_and_accents(text)) if w not in _LONG_FUNCTION_WORDS}
 
 
-def _date_parts(name: str) -> tuple[int | None, int | None, str | None] | None:
-    """Day, month and year of a date a question names ("2024", "juin 2024", "20 Nov. 2024", "2024-11-20",
-    "20/11/2024"), or None when the name is no date (also "2024-13-45")."""
-    if _YEAR.fullmatch(name):
-        return None, None, name
-    if iso := re.fullmatch(r"((?:19|20)\d\d)[-/](\d{1,2})[-/](\d{1,2})", name):
-        day, month, year = int(iso[3]), int(iso[2]), iso[1]
-    elif slashed := re.fullmatch(r"(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)", name):
-        first, second = int(slashed[1]), int(slashed[2])
-        # Day first, as French and British write it, unless that cannot be ("11/20/2024").
-        day, month = (second, first) if second > 12 >= first else (first, second)
-        year = slashed[3]
-    elif _MONTH_ENTITY.fullmatch(name) and (written := _WRITTEN_DATE_PARTS.fullmatch(_fold(name))):
-        lead, word, trail, year = written.groups()
-        day = int(lead or trail) if (lead or trail) else None
-        month = _MONTH_NUMBER.get(word)
-    else:
-        return None
-    if month is None or not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
-        return None
-    return day, month, year
-
-
-def _month_word(name: str) -> str:
-    """The month as the question writes it, folded ("juin" in "20 juin 2024")."""
-    return next((w for w in re.findall(r"[a-z]+", _fold(name)) if w in _MONTH_NUMBER), "")
-
-
-def _dates_among(names: Sequence[str]) -> list[str]:
-    """The years, months (with or without a year) and full dates among a question's entities."""
-    return [n for n in names if _date_parts(n)]
-
-
-def _date_patterns(day: int | None, month: int | None, year: str | None, own: str) -> list[re.Pattern[str]]:
-    """What a date of the question matches in folded text, in either language: "juin 2024" also matches
-    "20 juin 2024", "June 20, 2024" and "Jun. 2024"; "2024-11-20" matches "20 novembre 2024", "20 Nov. 2024"
-    and "les 20 et 21 novembre 2024"."""
-    words = {w for w, number in _MONTH_NUMBER.items() if number == month}
-    if not year:
-        # Alone, "may" and "march" are also common English words: keep the question's own form.
-        words = {w for w in words if w in _FULL_MONTHS and w not in _AMBIGUOUS_MONTHS} | {own}
-    words = sorted(w for w in words if w)
-    if day is None:
-        tail = rf"\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
-        return [re.compile(rf"\b{w}{tail}") for w in words]
-    d = rf"0?{day}"
-    after = rf",?\s+{year}\b" if year else r"\b"
-    patterns = [re.compile(rf"\b{d}(?:er)?(?:\s*(?:et|and|-|–|au|to)\s*\d{{1,2}})?\s+{w}\.?{after}") for w in words]
-    patterns += [re.compile(rf"\b{w}\.?\s+{d}(?:st|nd|rd|th)?{after}") for w in words]
-    if year:
-        patterns += [re.compile(rf"\b{year}-0?{month}-{d}\b"), re.compile(rf"\b{d}/0?{month}/{year}\b")]
-    return patterns
 
 
 SENTENCE_FEATURES = (
@@ -271,14 +195,14 @@ class ExtractiveAnswerer:
             ]
         self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
         self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
-        self._folded_sentences = [_fold(s.text) for s in stored.sentences]
+        self._folded_sentences = [fold_case_and_accents(s.text) for s in stored.sentences]
         self._sentence_prefixes = [cognate_prefixes(s.text) for s in stored.sentences]
         self._update_stamps = {row for row, s in enumerate(stored.sentences) if is_update_stamp(s.text)}
         self._folded_docs = {
-            doc_id: _fold(f"{doc.title or ''}\n{readable_date(doc.date)}\n{doc.text}")
+            doc_id: fold_case_and_accents(f"{doc.title or ''}\n{readable_date(doc.date)}\n{doc.text}")
             for doc_id, doc in stored.documents.items()
         }
-        self._stopwords = {lang: set(tokenize(words, lang)) for lang, words in _STOPWORDS_RAW.items()}
+        self._stopwords = {lang: set(tokenize(words, lang)) for lang, words in QUESTION_STOPWORDS.items()}
         # Words of a release's title and date identify the release, not the answer inside it.
         self._context_stems = {
             doc_id: set(tokenize(f"{doc.title or ''} {readable_date(doc.date)}", doc.lang))
@@ -296,10 +220,10 @@ class ExtractiveAnswerer:
     def entities(question: str) -> list[str]:
         """Names, acronyms and numbers of the question (capitalised words past its first word, digits)."""
         text = _EXCLUDED_PART.sub(lambda m: " " * len(m.group(0)), question.strip())
-        found = [(m.start(), m.group(0)) for dates in (_MONTH_ENTITY, _NUMERIC_DATE) for m in dates.finditer(text)]
+        found = [(m.start(), m.group(0)) for dates in (MONTH_ENTITY, NUMERIC_DATE) for m in dates.finditer(text)]
         # Blank the dates out (keeping offsets) so that their numbers are not counted a second time.
         masked = text
-        for dates in (_MONTH_ENTITY, _NUMERIC_DATE):
+        for dates in (MONTH_ENTITY, NUMERIC_DATE):
             masked = dates.sub(lambda m: " " * len(m.group(0)), masked)
         for match in _ENTITY.finditer(masked):
             word = match.group(0).strip()
@@ -309,13 +233,13 @@ class ExtractiveAnswerer:
 
     @classmethod
     def names_dates(cls, question: str) -> bool:
-        return bool(_dates_among(cls.entities(question)))
+        return bool(dates_among(cls.entities(question)))
 
     @staticmethod
     def release_date_match(names: Sequence[str], iso_date: str | None) -> float:
         """Share of the question's years and months that are the release's own date (0 when it names none):
         "the November 2024 meeting" points at the release dated November 2024."""
-        when = [parts for parts in map(_date_parts, names) if parts]
+        when = [parts for parts in map(date_parts, names) if parts]
         if not when or not iso_date:
             return 0.0
         year, month = iso_date[:4], int(iso_date[5:7])
@@ -326,12 +250,12 @@ class ExtractiveAnswerer:
     def _entity_patterns(names: Sequence[str]) -> list[list[re.Pattern[str]]]:
         patterns = []
         for name in names:
-            folded = _fold(name)
-            parts = None if _YEAR.fullmatch(name) else _date_parts(name)
+            folded = fold_case_and_accents(name)
+            parts = None if YEAR.fullmatch(name) else date_parts(name)
             if parts:
-                patterns.append(_date_patterns(*parts, own=_month_word(name)))
+                patterns.append(date_patterns(*parts, own=month_word(name)))
                 continue
-            variants = {folded, _fold(_MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
+            variants = {folded, fold_case_and_accents(MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
             # Inflected forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".
             variants |= {v[:6] for v in variants if len(v) > 7}
             patterns.append([re.compile(rf"\b{re.escape(v)}") for v in variants if v])
@@ -472,14 +396,14 @@ class ExtractiveAnswerer:
         Sentences of one release keep their order in it."""
         best = ranked[0]
         chosen = [best]
-        seen = {_fold(best.sentence.text)}
+        seen = {fold_case_and_accents(best.sentence.text)}
         for other in ranked[1:]:
             if len(chosen) >= self.max_sentences or best.score - other.score > self.params.second_sentence_margin:
                 break
             # Releases on the same meeting repeat sentences word for word: one quote of it is enough.
-            if _fold(other.sentence.text) not in seen:
+            if fold_case_and_accents(other.sentence.text) not in seen:
                 chosen.append(other)
-                seen.add(_fold(other.sentence.text))
+                seen.add(fold_case_and_accents(other.sentence.text))
         first_doc = {e.sentence.doc_id: i for i, e in reversed(list(enumerate(chosen)))}
         return sorted(chosen, key=lambda e: (first_doc[e.sentence.doc_id], e.sentence.start))
 

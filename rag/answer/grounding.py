@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text.chunking import split_sentences
 from rag.errors import UngroundedAnswerError
-from rag.text.language import detect_document_language
 from rag.schema import Citation, ScoredChunk
+from rag.text.chunking import split_sentences
+from rag.text.language import detect_document_language
+from rag.text.normalize import fold_case_and_accents, fold_case_keep_accents
+from rag.text.stopwords import REPLY_CHECK_STOPWORDS
 
 LANGUAGE_NAMES = {"fr": "French", "en": "English"}
 NO_ANSWER = {
@@ -56,15 +57,6 @@ _DECLINES = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
-# Accent-folded, as _tokens() compares them.
-_STOPWORDS = frozenset((
-    "les", "des", "une", "pour", "par", "dans", "sur", "avec", "que", "qui", "quoi", "est", "sont", "ete", "ont",
-    "aux", "ses", "son", "sa", "leur", "leurs", "cette", "ces", "elle", "ils", "nous", "vous", "pas", "plus",
-    "mais", "comme", "ainsi", "tout", "tous", "entre", "lors", "selon", "dont", "meme", "the", "and", "for",
-    "with", "that", "this", "was", "were", "are", "has", "have", "had", "from", "into", "about", "which", "who",
-    "what", "when", "where", "their", "its", "his", "her", "they", "them", "than", "then", "also", "been", "not",
-    "but",
-))
 
 
 def build_messages(question: str, lang: str, passages: Sequence[ScoredChunk]) -> list[dict[str, str]]:
@@ -123,7 +115,7 @@ def check_reply(reply: str, question: str, passages: Sequence[ScoredChunk], lang
         if _DECLINES.search(text):
             raise UngroundedAnswerError("the model said the passages do not contain the answer")
         raise UngroundedAnswerError(f"the answer cites none of the {count} passages it was given")
-    if any(_fold(sentence).rstrip(".") in _fold(text) for sentence in NO_ANSWER.values()):
+    if any(fold_case_keep_accents(sentence).rstrip(".") in fold_case_keep_accents(text) for sentence in NO_ANSWER.values()):
         raise UngroundedAnswerError("the model said the passages do not contain the answer")
 
     renumber: dict[int, int] = {}
@@ -186,28 +178,21 @@ def _reply_sentences(text: str) -> list[str]:
     return sentences
 
 
-def _fold(text: str) -> str:
-    """Casefolded, accents kept, typographic apostrophes and spaces unified: the form quotes are compared in."""
-    text = unicodedata.normalize("NFC", text).replace("’", "'").replace("‘", "'")
-    return " ".join(text.casefold().split())
-
-
 def _quotes(sentence: str) -> list[str]:
     return [next(g for g in match.groups() if g is not None) for match in _QUOTED.finditer(sentence)]
 
 
 def _quote_in_passages(quote: str, passages: Sequence[ScoredChunk]) -> bool:
     """True when every part of the quote (split at elisions "…", "[...]") occurs verbatim in one cited passage."""
-    parts = [_fold(p).strip(" .,;:!?'\"") for p in _ELISION.split(quote)]
+    parts = [fold_case_keep_accents(p).strip(" .,;:!?'\"") for p in _ELISION.split(quote)]
     parts = [p for p in parts if p]
     if not parts:
         return True
-    return any(all(part in _fold(p.chunk.text) for part in parts) for p in passages)
+    return any(all(part in fold_case_keep_accents(p.chunk.text) for part in parts) for p in passages)
 
 
 def _tokens(text: str) -> set[str]:
-    folded = "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
-    return {w for w in _WORD.findall(folded) if (len(w) > 2 or w.isdigit()) and w not in _STOPWORDS}
+    return {w for w in _WORD.findall(fold_case_and_accents(text)) if (len(w) > 2 or w.isdigit()) and w not in REPLY_CHECK_STOPWORDS}
 
 
 def _word_keys(text: str) -> set[str]:

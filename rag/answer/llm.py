@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
+from rag.answer.grounding import build_messages, check_reply
 from rag.config import LLMConfig, RagConfig
 from rag.errors import GeneratorError, UngroundedAnswerError
-from rag.answer.grounding import build_messages, check_reply
 from rag.schema import Answer, ScoredChunk
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from rag.text.dates import MONTH_WORDS
+
 AnswerType = Literal["reason", "frequency", "duration", "amount", "number", "date", "person", "place"]
 
 # Words that name a person by their role: "quel haut responsable", "which commander".
@@ -42,13 +44,8 @@ _NUMBER_WORDS = (
     r"ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|dozen"
 )
 _HAS_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})(?:-(?:{_NUMBER_WORDS}|et-un))*s?\b", re.I)
-_MONTHS = (
-    r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|"
-    r"january|february|march|april|june|july|august|september|october|november|december|"
-    r"janv|févr|nov|déc|dec"
-)
 _HAS_DATE = re.compile(
-    rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|"
+    rf"\b(?:{MONTH_WORDS})\b|\b(?:19|20)\d\d\b|\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|"
     r"tuesday|wednesday|thursday|friday|saturday|sunday|hier|demain|aujourd|yesterday|tomorrow|today)\b",
     re.I,
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.text.chunking import chunk_document, sentences_of
-from rag.text.cleaning import readable_date
+from rag.text.dates import readable_date
 from rag.config import RagConfig
 from rag.errors import CorpusError, RagError
 from rag.index.store import (IndexSettings, StoredIndex, VectorStoreOptions, load_generation, save_generation,

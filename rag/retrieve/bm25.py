@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
 import bm25s
 import numpy as np
 import Stemmer
+
+from rag.text.normalize import fold_case_for_stemming, strip_accents
 
 # bm25s sets its own logger to DEBUG when imported, which overrides the level the application chose (rag -q
 # printed "DEBUG bm25s: Building index from IDs objects"); leave the level to the application's root logger.
@@ -22,10 +23,6 @@ _ELISION = re.compile(r"^(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)'", re.IGNORE
 _STEMMER_NAMES = {"fr": "french", "en": "english", "de": "german", "es": "spanish", "it": "italian"}
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).replace("’", "'").replace("ʼ", "'").casefold()
-
-
 @lru_cache(maxsize=8)
 def _stemmer(lang: str) -> Stemmer.Stemmer | None:
     name = _STEMMER_NAMES.get(lang)
@@ -34,16 +31,12 @@ def _stemmer(lang: str) -> Stemmer.Stemmer | None:
 
 def tokenize(text: str, lang: str) -> list[str]:
     """Words folded to lower case, French elisions (l', d', qu') removed, stemmed for the text's language."""
-    words = [_ELISION.sub("", w) for w in _WORD.findall(_fold(text))]
+    words = [_ELISION.sub("", w) for w in _WORD.findall(fold_case_for_stemming(text))]
     words = [w for w in words if w]
     stemmer = _stemmer(lang)
     # Accents are stripped after stemming: English questions often write French names without them.
     stems = stemmer.stemWords(words) if stemmer else words
-    return [_strip_accents(s) for s in stems]
-
-
-def _strip_accents(word: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFD", word) if not unicodedata.combining(ch))
+    return [strip_accents(s) for s in stems]
 
 
 class BM25Index:

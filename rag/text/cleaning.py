@@ -8,25 +8,15 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-MONTH_NUMBERS = {
-    # French
-    "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3, "avril": 4,
-    "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8, "septembre": 9,
-    "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11, "décembre": 12, "decembre": 12,
-    "déc": 12, "dec": 12,
-    # English
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
-    "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9,
-    "sep": 9, "october": 10, "november": 11, "december": 12,
-}
-_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTH_NUMBERS), key=len, reverse=True))
+from rag.text.dates import MONTH_NUMBERS, MONTH_PATTERN
+
 # "20 Nov. 2024", "15 et 16 janvier 2025", "1er mars 2023", "16-17 June 2024"
 _DAY_MONTH_YEAR = re.compile(
-    rf"\b(\d{{1,2}})(?:er)?(?:\s*(?:et|and|-|–|au|to)\s*\d{{1,2}})?\s+({_MONTH_RE})\.?\s+(\d{{4}})\b",
+    rf"\b(\d{{1,2}})(?:er)?(?:\s*(?:et|and|-|–|au|to)\s*\d{{1,2}})?\s+({MONTH_PATTERN})\.?\s+(\d{{4}})\b",
     re.IGNORECASE,
 )
 # "November 20, 2024"
-_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.IGNORECASE)
+_MONTH_DAY_YEAR = re.compile(rf"\b({MONTH_PATTERN})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.IGNORECASE)
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 _BULLET_ONLY = re.compile(r"^[\s•·|\-–—*_=~>#]*$")
@@ -37,7 +27,7 @@ _LANGUAGE_SWITCH = re.compile(
 )
 # "20 Nov. 2024", "November 20, 2024" or "2024-11-20", with an optional time of day.
 _WRITTEN_DATE = (
-    rf"(?:\d{{1,2}}(?:er)?\s+(?:{_MONTH_RE})\.?\s+\d{{4}}|(?:{_MONTH_RE})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"(?:\d{{1,2}}(?:er)?\s+(?:{MONTH_PATTERN})\.?\s+\d{{4}}|(?:{MONTH_PATTERN})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})"
     r"(?:\s+\d{1,2}[:h]\d{2})?"
 )
 _UPDATE_WORDS = r"mis à jour le|mise à jour|dernière mise à jour|updated|last updated"
@@ -228,17 +218,3 @@ def shared_boilerplate(raw_texts: list[str], min_documents: int = 3) -> frozense
             _normalise_line(line) for line in raw.splitlines() if 3 < len(line.strip()) <= MAX_SHARED_LINE
         })
     return frozenset(line for line, n in counts.items() if n >= min_documents)
-
-
-MONTH_NAMES_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-                  "octobre", "novembre", "décembre"]
-MONTH_NAMES_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                  "October", "November", "December"]
-
-
-def readable_date(iso: str | None) -> str:
-    """'2024-11-20' -> '20 novembre 2024 / 20 November 2024': both languages a question may use."""
-    if not iso:
-        return ""
-    year, month, day = (int(part) for part in iso.split("-"))
-    return f"{day} {MONTH_NAMES_FR[month - 1]} {year} / {day} {MONTH_NAMES_EN[month - 1]} {year}"

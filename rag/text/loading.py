@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.errors import CorpusError
+from rag.schema import Document
 from rag.text.cleaning import clean_release, parse_date, shared_boilerplate
 from rag.text.dedup import near_duplicates
-from rag.errors import CorpusError
 from rag.text.language import detect_document_language
-from rag.schema import Document
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.text.cleaning import CleanedText, clean_release, is_update_stamp, parse_date, readable_date, shared_boilerplate
+from rag.text.cleaning import CleanedText, clean_release, is_update_stamp, parse_date, shared_boilerplate
+from rag.text.dates import readable_date
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
