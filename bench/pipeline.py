@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         questions = [item.question for item in load_items(args.qa)]
         assistant.ask(questions[0])
         stages: dict[str, list[float]] = {"embed_query": [], "dense": [], "bm25": [], "hybrid": [], "ask": []}
-        retriever = assistant._state[1]
+        retriever = assistant._state.retriever
         for _ in range(args.repeat):
             for question in questions:
                 started = time.perf_counter()

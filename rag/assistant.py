@@ -8,18 +8,25 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-from rag.config import RagConfig
-from rag.errors import GeneratorError, IndexMissingError, IndexStaleError, QuestionError, RagError, UngroundedAnswerError
+import numpy as np
+
 from rag.answer.extractive import AnswerParams, ExtractiveAnswerer
+from rag.config import RagConfig
+from rag.errors import (
+    GeneratorError,
+    IndexMissingError,
+    QuestionError,
+    RagError,
+    UngroundedAnswerError,
+)
+from rag.index.build import BuildReport, build_index, index_settings
+from rag.index.freshness import check_fresh
 from rag.index.store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
-from rag.index.build import BuildReport, build_index, corpus_moved, index_settings
-from rag.text.language import detect_language, unsupported_language_note
-from rag.text.loading import source_fingerprint
 from rag.protocols import Embedder, Generator
 from rag.retrieve.hybrid import HybridRetriever
 from rag.schema import Answer, ScoredChunk
+from rag.text.language import detect_language, unsupported_language_note
 
 log = logging.getLogger(__name__)
 
@@ -63,39 +70,61 @@ class CorpusStatus:
 
 def ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool = True) -> BuildReport | None:
     """Build the index if it is missing, or (when allowed) stale; return the build report if one ran."""
-    return _ensure_index(config, embedder, rebuild_if_stale)[0]
+    return open_index(config, embedder, rebuild_if_stale).build
 
 
-def _ensure_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool,
-                  build_if_missing: bool = True) -> tuple[BuildReport | None, StoredIndex | None]:
-    """The build report if a build ran, else the fresh index as checked (so it need not be loaded again)."""
+@dataclass(frozen=True)
+class OpenedIndex:
+    """The current generation, loaded and checked fresh; `build` is the report when opening had to build it."""
+
+    stored: StoredIndex
+    build: BuildReport | None = None
+
+
+def open_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool = True,
+               build_if_missing: bool = True) -> OpenedIndex:
+    """Load the current generation and check it against the configuration and the releases, once; build a new
+    one when it is missing or stale and that is allowed. The one place a start loads and checks the index."""
+    store = VectorStoreOptions.from_config(config)
     try:
-        generation = current_generation(config.index_dir)
-        stored = load_generation(config.index_dir, store=VectorStoreOptions.from_config(config))
-        check_settings(stored.manifest, index_settings(config, embedder))
-        moved_from = corpus_moved(stored.manifest, config)
-        if moved_from:
-            raise IndexStaleError(
-                f"the index {generation.name} was built from the releases in {moved_from}, and the configuration "
-                f"now names {Path(config.corpus_dir).resolve()}: rebuild with `rag index`"
-            )
-        sources = [Path(p) for p in stored.manifest.get("sources", [str(config.corpus_dir)])]
-        if source_fingerprint(sources) != stored.manifest.get("source_fingerprint"):
-            raise IndexStaleError(
-                f"the releases under {', '.join(map(str, sources))} changed since the index {generation.name} "
-                "was built: rebuild with `rag index`"
-            )
-        return None, stored
+        stored = load_generation(config.index_dir, store=store)
+        check_fresh(stored, config, index_settings(config, embedder))
+        return OpenedIndex(stored)
     except IndexMissingError:
         if not build_if_missing:
             raise
         log.info("no index yet: building it from %s", config.corpus_dir)
-        return build_index(config, embedder), None
     except RagError as exc:
         if not rebuild_if_stale:
             raise
         log.warning("%s -- rebuilding now", exc)
-        return build_index(config, embedder), None
+    report = build_index(config, embedder)
+    # Built just now from this configuration: fresh by construction.
+    return OpenedIndex(load_generation(config.index_dir, store=store), report)
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """What one index generation serves with: swapped whole when a newer generation is published."""
+
+    stored: StoredIndex
+    retriever: HybridRetriever
+    answerer: ExtractiveAnswerer
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as retrieval saw it: what was asked, what was searched, and the candidates found."""
+
+    asked: str
+    searched: str  # the question, or a follow-up joined to the question it follows
+    context: str | None
+    lang: str
+    vector: np.ndarray
+    candidates: list[ScoredChunk]
+    top_k: int
+    state: LoadedState
+    timings_ms: dict[str, float]
 
 
 class Assistant:
@@ -103,21 +132,25 @@ class Assistant:
 
     def __init__(self, config: RagConfig, embedder: Embedder, generator: Generator | None = None,
                  params: AnswerParams | None = None, stored: StoredIndex | None = None) -> None:
-        """`stored`: the current generation, already loaded by the caller; loaded here when None."""
+        """`stored`: the current generation, already loaded and checked by open_index; loaded here when None."""
         self.config = config
         self.embedder = embedder
         self.generator = generator
         self._params = params
         self._lock = threading.Lock()
-        self._load(stored)
+        self._state = self._serve(stored or self._load_checked())
 
-    def _load(self, stored: StoredIndex | None = None) -> None:
-        if stored is None:
-            stored = load_generation(self.config.index_dir, store=VectorStoreOptions.from_config(self.config))
+    def _load_checked(self) -> StoredIndex:
+        """The current generation, checked against this configuration's settings (another process may have
+        written it with other ones)."""
+        stored = load_generation(self.config.index_dir, store=VectorStoreOptions.from_config(self.config))
         check_settings(stored.manifest, index_settings(self.config, self.embedder))
+        return stored
+
+    def _serve(self, stored: StoredIndex) -> LoadedState:
         retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight)
         answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences)
-        self._state = (stored, retriever, answerer)
+        return LoadedState(stored, retriever, answerer)
 
     def refresh(self) -> bool:
         """Switch to a newer index generation if a writer published one; True when it did."""
@@ -125,31 +158,30 @@ class Assistant:
             latest = current_generation(self.config.index_dir).name
         except RagError:
             return False
-        if latest == self._state[0].generation:
+        if latest == self._state.stored.generation:
             return False
         with self._lock:
-            if latest != self._state[0].generation:
+            if latest != self._state.stored.generation:
                 log.info("index generation changed to %s: reloading", latest)
-                self._load()
+                self._state = self._serve(self._load_checked())
                 return True
         return False
 
     @property
     def stored(self) -> StoredIndex:
-        return self._state[0]
+        return self._state.stored
 
     def status(self) -> CorpusStatus:
-        stored = self._state[0]
+        stored = self._state.stored
         return CorpusStatus(stored.generation, len(stored.documents), len(stored.chunks),
                             self.embedder.model_id, tuple(stored.manifest.get("sources", [])))
 
-    def _prepare(self, question: str, history: Sequence[str], mode: str | None, top_k: int | None):  # type: ignore[no-untyped-def]
+    def _prepare(self, question: str, history: Sequence[str], mode: str | None, top_k: int | None) -> Query:
         text = validate_question(question, self.config.max_question_chars)
         self.refresh()
-        stored, retriever, answerer = self._state
-        mode = mode or self.config.retrieval_mode
+        state = self._state
         top_k = top_k or self.config.top_k
-        depth = max(top_k, answerer.params.candidate_passages)
+        depth = max(top_k, state.answerer.params.candidate_passages)
         context = history[-1] if history and is_follow_up(text) else None
         search_text = f"{context} {text}" if context else text
         lang = detect_language(text)
@@ -158,34 +190,36 @@ class Assistant:
         query_vector = self.embedder.embed_queries([search_text])[0]
         timings["embed_query"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        candidates = retriever.retrieve(search_text, query_vector, lang, mode, depth)
+        candidates = state.retriever.retrieve(search_text, query_vector, lang, mode or self.config.retrieval_mode,
+                                              depth)
         timings["retrieve"] = (time.perf_counter() - started) * 1000
-        return text, search_text, context, lang, query_vector, candidates, answerer, timings, top_k
+        return Query(text, search_text, context, lang, query_vector, candidates, top_k, state, timings)
 
     def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> list[ScoredChunk]:
         """The ranked passages alone, reordered by their best sentence as an answer shows them."""
-        text, search_text, _, lang, query_vector, candidates, answerer, _, top_k = self._prepare(
-            question, (), mode, top_k)
-        ranked = answerer.candidates(search_text, query_vector, lang, candidates)
-        return answerer.rerank(ranked, candidates, top_k) if ranked else candidates[:top_k]
+        query = self._prepare(question, (), mode, top_k)
+        answerer = query.state.answerer
+        ranked = answerer.candidates(query.searched, query.vector, query.lang, query.candidates)
+        return answerer.rerank(ranked, query.candidates, query.top_k) if ranked else query.candidates[:query.top_k]
 
     def ask(self, question: str, history: Sequence[str] = (), mode: str | None = None,
             top_k: int | None = None, answer_mode: str | None = None) -> Answer:
         """Answer one question; `history` holds the earlier questions of the conversation, oldest first."""
         total = time.perf_counter()
-        text, search_text, context, lang, query_vector, candidates, answerer, timings, top_k = self._prepare(
-            question, history, mode, top_k)
+        query = self._prepare(question, history, mode, top_k)
+        timings = query.timings_ms
         started = time.perf_counter()
-        answer = answerer.answer(search_text, query_vector, lang, candidates, top_k, asked=text)
+        answer = query.state.answerer.answer(query.searched, query.vector, query.lang, query.candidates,
+                                             query.top_k, asked=query.asked)
         timings["answer"] = (time.perf_counter() - started) * 1000
         note = None
         if (answer_mode or self.config.answer_mode) == "llm" and answer.mode != "abstain":
             started = time.perf_counter()
-            answer, note = self._generate(_llm_question(text, context), lang, answer)
+            answer, note = self._generate(_llm_question(query.asked, query.context), query.lang, answer)
             timings["generate"] = (time.perf_counter() - started) * 1000
         timings["total"] = (time.perf_counter() - total) * 1000
-        notes = [n for n in (note or answer.note, unsupported_language_note(text)) if n]
-        return replace(answer, question=text, context_question=context, timings_ms=timings,
+        notes = [n for n in (note or answer.note, unsupported_language_note(query.asked)) if n]
+        return replace(answer, question=query.asked, context_question=query.context, timings_ms=timings,
                        note="; ".join(notes) or None)
 
     def _generate(self, question: str, lang: str, extractive: Answer) -> tuple[Answer, str | None]:
@@ -249,7 +283,7 @@ def open_assistant(config: RagConfig, build: bool = True, embedder: Embedder | N
 
         embedder = SentenceTransformerEmbedder(config)
     # Without build the index is still checked against the releases: a stale one is refused, not used.
-    stored = _ensure_index(config, embedder, rebuild_if_stale=build, build_if_missing=build)[1]
+    stored = open_index(config, embedder, rebuild_if_stale=build, build_if_missing=build).stored
     from rag.answer.llm import make_generator
 
     # Always built (it opens no connection): the page can switch a conversation to LLM answers.

@@ -14,7 +14,7 @@ import numpy as np
 from rag.answer.question import asks_about_update, expected_answer_type, holds_answer_type
 from rag.index.store import StoredIndex
 from rag.retrieve.bm25 import tokenize
-from rag.schema import Answer, Citation, ScoredChunk, Sentence
+from rag.schema import Answer, Citation, Document, ScoredChunk, Sentence
 from rag.text.cleaning import is_update_stamp
 from rag.text.dates import (
     MONTH_ALIASES,
@@ -136,6 +136,18 @@ class Evidence:
 
     def feature(self, name: str) -> float:
         return float(self.features[SENTENCE_FEATURES.index(name)])
+
+
+@dataclass(frozen=True)
+class _ReleaseMatch:
+    """How a question matches one candidate release, computed once for all of its sentences."""
+
+    keywords: set[str]  # content stems of the question
+    specific: set[str]  # the keywords that are not words of the release's title and date
+    entity_coverage: float
+    same_lang: bool
+    keywords_in_doc: float
+    date_match: float
 
 
 def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidence]:
@@ -299,36 +311,37 @@ class ExtractiveAnswerer:
         names = self.entities(question)
         patterns = self._entity_patterns(names)
         question_prefixes = cognate_prefixes(question)
-        per_doc: dict[str, tuple[set[str], set[str], float, bool, float]] = {}
+        releases: dict[str, _ReleaseMatch] = {}
         matrix = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
         for i, row in enumerate(rows):
             sentence = self.stored.sentences[row]
             doc = self.stored.documents[sentence.doc_id]
-            if doc.doc_id not in per_doc:
-                all_keywords = self.keywords(question, lang, doc.lang)
-                specific = (all_keywords - self._context_stems[doc.doc_id]) or all_keywords
-                same_lang = lang == doc.lang
-                # Across languages the question's words rarely appear in the text: no evidence either way.
-                in_doc_words = (len(all_keywords & self._doc_stems[doc.doc_id]) / len(all_keywords)
-                                if all_keywords and same_lang else 1.0)
-                per_doc[doc.doc_id] = (all_keywords, specific,
-                                       self._coverage(patterns, self._folded_docs[doc.doc_id]), same_lang,
-                                       in_doc_words, self.release_date_match(names, doc.date))
-            all_keywords, specific, in_doc, same_lang, in_doc_words, date_match = per_doc[doc.doc_id]
+            if doc.doc_id not in releases:
+                releases[doc.doc_id] = self._release_match(question, lang, doc, patterns, names)
+            release = releases[doc.doc_id]
             stems = self._sentence_stems[row]
-            overlap = len(specific & stems) / len(specific) if specific else 0.0
+            overlap = len(release.specific & stems) / len(release.specific) if release.specific else 0.0
             cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
-                        if question_prefixes and not same_lang else 0.0)
+                        if question_prefixes and not release.same_lang else 0.0)
             type_ok = holds_answer_type(sentence.text, kind)
-            matrix[i] = (
-                cosines[i], chunk_cosines[i], 1.0 / first_stage[row],
-                overlap if same_lang else 0.0, cognates,
-                len(all_keywords & stems) / len(all_keywords) if all_keywords else 0.0,
-                float(kind is not None and type_ok), float(kind is not None and not type_ok),
-                self._coverage(patterns, self._folded_sentences[row]), in_doc,
-                float(self._first_sentence.get(sentence.doc_id) == row), float(sentence.text == doc.title),
-                math.log1p(len(sentence.text)) / 6.0, in_doc_words, date_match,
-            )
+            features = {
+                "cosine": cosines[i],
+                "chunk_cosine": chunk_cosines[i],
+                "first_stage": 1.0 / first_stage[row],
+                "overlap_same_lang": overlap if release.same_lang else 0.0,
+                "cognate_overlap": cognates,
+                "overlap_all": (len(release.keywords & stems) / len(release.keywords) if release.keywords else 0.0),
+                "type_match": float(kind is not None and type_ok),
+                "type_miss": float(kind is not None and not type_ok),
+                "entity_in_sentence": self._coverage(patterns, self._folded_sentences[row]),
+                "entity_in_doc": release.entity_coverage,
+                "lead_sentence": float(self._first_sentence.get(sentence.doc_id) == row),
+                "title_line": float(sentence.text == doc.title),
+                "log_length": math.log1p(len(sentence.text)) / 6.0,
+                "keywords_in_doc": release.keywords_in_doc,
+                "release_date_match": release.date_match,
+            }
+            matrix[i] = [features[name] for name in SENTENCE_FEATURES]
         scores = matrix @ self._weights
         ranked = [
             Evidence(self.stored.sentences[row], home_chunk[row], matrix[i], float(scores[i]))
@@ -336,6 +349,21 @@ class ExtractiveAnswerer:
         ]
         ranked.sort(key=lambda e: -e.score)
         return prefer_typed_near_tie(ranked, self.params.type_tie_margin)
+
+    def _release_match(self, question: str, lang: str, doc: Document, patterns: list[list[re.Pattern[str]]],
+                       names: Sequence[str]) -> _ReleaseMatch:
+        keywords = self.keywords(question, lang, doc.lang)
+        same_lang = lang == doc.lang
+        return _ReleaseMatch(
+            keywords=keywords,
+            specific=(keywords - self._context_stems[doc.doc_id]) or keywords,
+            entity_coverage=self._coverage(patterns, self._folded_docs[doc.doc_id]),
+            same_lang=same_lang,
+            # Across languages the question's words rarely appear in the text: no evidence either way.
+            keywords_in_doc=(len(keywords & self._doc_stems[doc.doc_id]) / len(keywords)
+                             if keywords and same_lang else 1.0),
+            date_match=self.release_date_match(names, doc.date),
+        )
 
     def abstention_signals(self, ranked: Sequence[Evidence], question: str, lang: str,
                            passages: Sequence[ScoredChunk]) -> dict[str, float]:

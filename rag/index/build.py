@@ -9,15 +9,22 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text.chunking import chunk_document, sentences_of
-from rag.text.dates import readable_date
 from rag.config import RagConfig
 from rag.errors import CorpusError, RagError
-from rag.index.store import (IndexSettings, StoredIndex, VectorStoreOptions, load_generation, save_generation,
-                          writer_lock)
-from rag.text.loading import SkippedSource, load_documents, source_fingerprint
+from rag.index.freshness import corpus_moved, resolved_path
+from rag.index.store import (
+    IndexSettings,
+    StoredIndex,
+    VectorStoreOptions,
+    load_generation,
+    save_generation,
+    writer_lock,
+)
 from rag.protocols import Embedder
 from rag.schema import Chunk, Document, Sentence
+from rag.text.chunking import chunk_document, sentences_of
+from rag.text.dates import readable_date
+from rag.text.loading import SkippedSource, load_documents, source_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +116,11 @@ def build_index(
             moved_from = corpus_moved(manifest, config)
             if moved_from:
                 log.info("the corpus folder is now %s (the index was built from %s)", config.corpus_dir, moved_from)
-                sources = [config.corpus_dir] + [p for p in sources if _resolved(p) != moved_from]
+                sources = [config.corpus_dir] + [p for p in sources if resolved_path(p) != moved_from]
         sources = _resolved_sources(list(sources) + list(add or []))
         # Recorded only when the index reads that folder: an index of explicit --source folders does not follow
         # the configured corpus folder.
-        configured = _resolved(config.corpus_dir)
+        configured = resolved_path(config.corpus_dir)
         corpus_dir = configured if configured in map(str, sources) else None
         excluded = set(manifest.get("excluded_doc_ids", [])) | set(remove or [])
         if remove and current is not None:
@@ -151,21 +158,6 @@ def build_index(
              "excluded_doc_ids": sorted(excluded)},
         )
     return report
-
-
-def _resolved(path: Path | str) -> str:
-    return str(Path(path).resolve())
-
-
-def corpus_moved(manifest: dict, config: RagConfig) -> str | None:  # type: ignore[type-arg]
-    """The corpus folder the index was built from, when the configuration now names another folder that exists
-    (`--corpus-dir`, RAG_CORPUS_DIR): the index must follow the configuration, not the past. A relative
-    corpus_dir that names nothing from the current directory is no move: the index keeps its own sources."""
-    previous = manifest.get("corpus_dir")
-    configured = _resolved(config.corpus_dir)
-    if not previous or previous == configured or not Path(configured).is_dir():
-        return None
-    return previous
 
 
 def _within(source: str, root: Path) -> bool:

@@ -14,7 +14,7 @@ LEXICAL_ONLY_HIT = 20  # dense rank 21: far down, but first for BM25
 
 @pytest.fixture
 def retriever(fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> HybridRetriever:
-    retriever = fake_assistant._state[1]
+    retriever = fake_assistant._state.retriever
     assert len(retriever.stored.chunks) > DENSE_POOL
     dense = list(range(DENSE_POOL))
     lexical = [LEXICAL_ONLY_HIT, *[r for r in range(DENSE_POOL, len(retriever.stored.chunks))][:5]]
