@@ -27,6 +27,7 @@ from rag.protocols import Embedder, Generator
 from rag.retrieve.hybrid import HybridRetriever
 from rag.schema import Answer, ScoredChunk
 from rag.text.language import detect_language, unsupported_language_note
+from rag.wording import QUESTION_MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +37,16 @@ _ELLIPTIC = re.compile(
     r"them|he|she|him|her|there|those|these|then)\b",
     re.IGNORECASE,
 )
-MESSAGES = {
-    "empty": {"fr": "La question est vide : écrivez une question sur les communiqués.",
-              "en": "The question is empty: type a question about the releases."},
-    "long": {"fr": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la.",
-             "en": "The question is {n} characters long; the limit is {limit}. Please shorten it."},
-}
+
 
 
 def validate_question(question: str, max_chars: int) -> str:
     text = (question or "").strip()
     if not text:
-        raise QuestionError(MESSAGES["empty"]["en"])
+        raise QuestionError(QUESTION_MESSAGES["empty"]["en"])
     if len(text) > max_chars:
         lang = detect_language(text[:500])
-        raise QuestionError(MESSAGES["long"][lang].format(n=len(text), limit=max_chars))
+        raise QuestionError(QUESTION_MESSAGES["long"][lang].format(n=len(text), limit=max_chars))
     return text
 
 

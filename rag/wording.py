@@ -1,4 +1,5 @@
-"""Words that present a citation, in the language of the answer: the page and the CLI say the same thing."""
+"""Every sentence the assistant itself says to a reader, in French and English (the page adds its own labels
+in ui/render.py): the page and the CLI say the same thing."""
 
 from __future__ import annotations
 
@@ -20,3 +21,22 @@ CITATION_WORDS = {
 
 def citation_words(lang: str) -> dict[str, str]:
     return CITATION_WORDS.get(lang, CITATION_WORDS["en"])
+
+
+# What a refused question is told.
+QUESTION_MESSAGES = {
+    "empty": {"fr": "La question est vide : écrivez une question sur les communiqués.",
+              "en": "The question is empty: type a question about the releases."},
+    "long": {"fr": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la.",
+             "en": "The question is {n} characters long; the limit is {limit}. Please shorten it."},
+}
+
+
+# The line before the quotes of an answer, and the whole text of an abstention.
+
+ANSWER_FRAMING = {
+    "fr": ("Selon les communiqués :", "Les communiqués indexés ne répondent pas à cette question. "
+           "Passages les plus proches (liés, mais ce n'est pas une réponse) :"),
+    "en": ("According to the releases (quoted in their original language):", "The indexed releases do not answer "
+           "this question. Closest passages (related, not an answer):"),
+}

@@ -29,6 +29,7 @@ from rag.text.dates import (
 )
 from rag.text.normalize import fold_case_and_accents
 from rag.text.stopwords import QUESTION_STOPWORDS
+from rag.wording import ANSWER_FRAMING
 
 PARAMS_FILE = Path(__file__).with_name("params.json")
 
@@ -54,12 +55,7 @@ _ACRONYM_ALIASES = {"nato": "otan", "otan": "nato", "eu": "ue", "ue": "eu", "un"
 _COGNATE_WORD = re.compile(r"[a-z]{5,}")
 _COGNATE_PREFIX = 5
 
-FRAMING = {
-    "fr": ("Selon les communiqués :", "Les communiqués indexés ne répondent pas à cette question. "
-           "Passages les plus proches (liés, mais ce n'est pas une réponse) :"),
-    "en": ("According to the releases (quoted in their original language):", "The indexed releases do not answer "
-           "this question. Closest passages (related, not an answer):"),
-}
+
 
 
 # The stop words long enough to be taken for cognates, and a few more of the question's glue.
@@ -394,7 +390,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query_vector: np.ndarray, lang: str,
                passages: Sequence[ScoredChunk], top_k: int | None = None, asked: str | None = None) -> Answer:
-        lang = lang if lang in FRAMING else "en"
+        lang = lang if lang in ANSWER_FRAMING else "en"
         top_k = top_k or len(passages)
         ranked = self.candidates(question, query_vector, lang, passages, asked) if passages else []
         if not ranked:
@@ -414,7 +410,7 @@ class ExtractiveAnswerer:
         citations = tuple(self._cite(marker, e.sentence) for marker, e in enumerate(chosen, start=1))
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         return Answer(
-            question=question, answer=f"{FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
+            question=question, answer=f"{ANSWER_FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
             citations=citations, passages=tuple(shown),
         )
 
@@ -445,6 +441,6 @@ class ExtractiveAnswerer:
 
     def _abstain(self, question: str, lang: str, passages: Sequence[ScoredChunk], reason: str) -> Answer:
         return Answer(
-            question=question, answer=FRAMING[lang][1], mode="abstain", lang=lang,
+            question=question, answer=ANSWER_FRAMING[lang][1], mode="abstain", lang=lang,
             passages=tuple(passages), abstain_reason=reason,
         )
