@@ -13,8 +13,8 @@ from rag.text.chunking import chunk_document, sentences_of
 from rag.text.cleaning import readable_date
 from rag.config import RagConfig
 from rag.errors import CorpusError, RagError
-from rag.index.store import (IndexSettings, StoredIndex, VectorStoreOptions, load_generation, save_generation,
-                          writer_lock)
+from rag.index.store import IndexSettings, StoredIndex, load_generation, save_generation, writer_lock
+from rag.index.vectors import VectorStoreOptions
 from rag.text.loading import SkippedSource, load_documents, source_fingerprint
 from rag.protocols import Embedder
 from rag.schema import Chunk, Document, Sentence
