@@ -1,4 +1,7 @@
-"""The narrow interfaces between the parts: what an embedder, an index, a retriever and a generator must do."""
+"""The narrow interfaces between the parts: what an embedder and a generator must do.
+
+The vector index's interface lives with its backends: rag.index.vectors.VectorIndex.
+"""
 
 from __future__ import annotations
 
@@ -21,22 +24,6 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
         ...
-
-
-class VectorIndex(Protocol):
-    dimension: int
-
-    def __len__(self) -> int: ...
-
-    def add(self, vectors: np.ndarray) -> None: ...
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, row ids), each of shape (len(queries), k); missing hits have id -1."""
-        ...
-
-
-class Retriever(Protocol):
-    def retrieve(self, question: str, lang: str, mode: str, top_k: int) -> list[ScoredChunk]: ...
 
 
 class Generator(Protocol):

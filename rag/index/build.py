@@ -12,14 +12,8 @@ import numpy as np
 from rag.config import RagConfig
 from rag.errors import CorpusError, RagError
 from rag.index.freshness import corpus_moved, resolved_path
-from rag.index.store import (
-    IndexSettings,
-    StoredIndex,
-    VectorStoreOptions,
-    load_generation,
-    save_generation,
-    writer_lock,
-)
+from rag.index.store import IndexSettings, StoredIndex, load_generation, save_generation, writer_lock
+from rag.index.vectors import VectorStoreOptions
 from rag.protocols import Embedder
 from rag.schema import Chunk, Document, Sentence
 from rag.text.chunking import chunk_document, sentences_of

@@ -15,24 +15,20 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
-from rag.index.vectors.faiss_index import FaissIndex, build_vector_index
+from rag.index.vectors import (VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index,
+                               open_vector_index)
 from rag.schema import Chunk, Document, Sentence
-
-if TYPE_CHECKING:
-    from rag.config import RagConfig
-    from rag.index.vectors.qdrant_index import QdrantIndex
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
-FAISS_FILE = "vectors.faiss"
 KEEP_GENERATIONS = 2
 
 
@@ -53,20 +49,6 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
-class VectorStoreOptions:
-    """Where the passage vectors are searched; not part of IndexSettings, since changing it needs no re-embedding."""
-
-    index_kind: str = "auto"  # auto | flat | hnsw | ivf | ivfpq (FAISS)
-    vector_store: str = "faiss"  # faiss | qdrant
-    qdrant_url: str = ""  # empty: embedded, in memory, rebuilt from the vectors file at load
-    qdrant_collection: str = "rag-news"
-
-    @classmethod
-    def from_config(cls, config: RagConfig) -> VectorStoreOptions:
-        return cls(config.index_kind, config.vector_store, config.qdrant_url, config.qdrant_collection)
-
-
-@dataclass(frozen=True)
 class StoredIndex:
     """One loaded generation: the data the retriever and answerer work on."""
 
@@ -77,7 +59,7 @@ class StoredIndex:
     sentences: list[Sentence]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    vector_index: FaissIndex | QdrantIndex
+    vector_index: VectorIndex
 
     @property
     def generation(self) -> str:
@@ -162,19 +144,11 @@ def save_generation(
     index_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
-    vector_index: FaissIndex | QdrantIndex | None = None
+    final = index_dir / f"gen-{stamp}"
+    vector_index: VectorIndex | None = None
     try:
         started = time.perf_counter()
-        if store.vector_store == "qdrant":
-            from rag.index.vectors.qdrant_index import QdrantIndex
-
-            vector_index = QdrantIndex(settings.dimension, f"{store.qdrant_collection}-gen-{stamp}", store.qdrant_url)
-            if store.qdrant_url:  # an embedded collection lives in the loading process: it is built at load
-                vector_index.ensure(chunk_vectors)
-        else:
-            vector_index = build_vector_index(store.index_kind, settings.dimension, len(chunk_vectors))
-            vector_index.add(chunk_vectors)
-            vector_index.save(staging / FAISS_FILE)
+        vector_index = create_vector_index(store, settings.dimension, chunk_vectors, staging, final.name)
         log.info("built the %s vector index over %d passages in %.1fs", vector_index.kind, len(chunk_vectors),
                  time.perf_counter() - started)
         np.save(staging / "chunk_vectors.npy", chunk_vectors.astype(np.float32))
@@ -201,7 +175,6 @@ def save_generation(
         for path in staging.iterdir():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-        final = index_dir / f"gen-{stamp}"
         staging.rename(final)
         pointer_tmp = index_dir / f".{POINTER}.tmp"
         pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
@@ -211,9 +184,9 @@ def save_generation(
         _fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if store.vector_store == "qdrant" and store.qdrant_url and vector_index is not None:
+        if vector_index is not None:  # a collection on a server outlives the staging folder
             with contextlib.suppress(RagError):
-                vector_index.drop()  # type: ignore[union-attr]
+                vector_index.drop()
         raise
     _prune_generations(index_dir, keep=final.name)
     return final
@@ -224,49 +197,22 @@ def _prune_generations(index_dir: Path, keep: str) -> None:
     generations = sorted((p for p in index_dir.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
     for old in generations[:-KEEP_GENERATIONS]:
         if old.name != keep:
-            _drop_server_collection(old)
+            _drop_vector_index(old)
             shutil.rmtree(old, ignore_errors=True)
     for staging in index_dir.glob(".staging-*"):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _drop_server_collection(generation: Path) -> None:
-    """A generation indexed on a Qdrant server takes its collection with it; an unreachable server only warns."""
+def _drop_vector_index(generation: Path) -> None:
+    """What a generation's vector index keeps outside its folder goes with it; an unreachable server only warns."""
     try:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return
-    params = manifest.get("index_params") or {}
-    if manifest.get("vector_store") != "qdrant" or not params.get("url"):
-        return
-    from rag.index.vectors.qdrant_index import QdrantIndex
-
     try:
-        QdrantIndex(manifest["settings"]["dimension"], params["collection"], params["url"]).drop()
+        drop_vector_index(manifest)
     except RagError as exc:
         log.warning("could not drop the collection of %s: %s", generation.name, exc)
-
-
-def _open_vector_index(generation: Path, manifest: dict[str, Any], chunk_vectors: np.ndarray,
-                       store: VectorStoreOptions | None) -> FaissIndex | QdrantIndex:
-    """The generation's vector index; a Qdrant collection is checked against (or rebuilt from) the vectors file."""
-    built = manifest.get("vector_store", "faiss")
-    if store is not None and store.vector_store != built:
-        raise IndexStaleError(f"the index at {generation} was built for vector_store '{built}', config asks "
-                              f"'{store.vector_store}': rebuild with `rag index`")
-    if built != "qdrant":
-        kind = manifest.get("index_kind")
-        if store is not None and store.index_kind not in ("auto", kind):
-            raise IndexStaleError(f"the index at {generation} is a '{kind}' FAISS index, config asks "
-                                  f"index_kind '{store.index_kind}': rebuild with `rag index`")
-        return FaissIndex.load(generation / FAISS_FILE)
-    from rag.index.vectors.qdrant_index import QdrantIndex
-
-    params = manifest.get("index_params") or {}
-    # The configured URL wins: workers may reach the same cluster by another address than the builder did.
-    url = store.qdrant_url if store is not None else params.get("url", "")
-    index = QdrantIndex(int(chunk_vectors.shape[1]), params["collection"], url)
-    return index.ensure(chunk_vectors)
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -333,7 +279,7 @@ def load_generation(index_dir: Path, verify_checksums: bool = True,
         sentences = _read_jsonl(generation / "sentences.jsonl", Sentence)
         chunk_vectors = np.load(generation / "chunk_vectors.npy")
         sentence_vectors = np.load(generation / "sentence_vectors.npy")
-        vector_index = _open_vector_index(generation, manifest, chunk_vectors, store)
+        vector_index = open_vector_index(generation, manifest, chunk_vectors, store)
     except (IndexCorruptError, IndexStaleError):
         raise
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, json.JSONDecodeError) as exc:

@@ -12,7 +12,8 @@ pytest.importorskip("qdrant_client")
 
 from eval.run import load_items, run_eval  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
-from rag.index.store import VectorStoreOptions, load_generation, save_generation  # noqa: E402
+from rag.index.store import load_generation, save_generation  # noqa: E402
+from rag.index.vectors import VectorStoreOptions  # noqa: E402
 from rag.index.build import index_settings  # noqa: E402
 
 pytestmark = pytest.mark.integration

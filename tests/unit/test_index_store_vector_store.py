@@ -9,7 +9,8 @@ import pytest
 
 from rag.config import RagConfig, load_config
 from rag.errors import IndexStaleError
-from rag.index.store import VectorStoreOptions, load_generation, save_generation
+from rag.index.store import load_generation, save_generation
+from rag.index.vectors import VectorStoreOptions
 from rag.assistant import ensure_index, open_assistant
 from rag.index.build import build_index, index_settings
 
@@ -101,3 +102,60 @@ def test_a_faiss_index_meets_a_qdrant_config_with_a_rebuild(fake_config, fake_em
     config = fake_config.with_overrides(vector_store="qdrant")
     assert ensure_index(config, fake_embedder) is not None
     assert load_generation(config.index_dir).manifest["vector_store"] == "qdrant"
+
+
+# --- collections on a Qdrant server go with their generations -------------------------------------------------
+
+SERVER = VectorStoreOptions(vector_store="qdrant", qdrant_url="http://qdrant:6333")
+
+
+@pytest.fixture
+def qdrant_server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """One in-memory Qdrant that every QdrantIndex reaches, whatever its URL: a stand-in for a server."""
+    qdrant_client = pytest.importorskip("qdrant_client")
+    client = qdrant_client.QdrantClient(location=":memory:")
+    monkeypatch.setattr("rag.index.vectors.qdrant_index._client", lambda url: client)
+    return client
+
+
+def collections(client) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(c.name for c in client.get_collections().collections)
+
+
+def test_pruning_a_generation_drops_its_server_collection(fake_config, fake_embedder, tmp_path: Path,
+                                                          qdrant_server) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    names = [rewrite(fake_config, fake_embedder, tmp_path / "q", SERVER).name for _ in range(3)]
+    assert collections(qdrant_server) == [f"rag-news-{name}" for name in names[1:]]
+    stored = load_generation(tmp_path / "q", store=SERVER)
+    assert stored.manifest["index_params"] == {"collection": f"rag-news-{names[-1]}", "url": SERVER.qdrant_url}
+
+
+def test_a_failed_save_drops_the_collection_it_filled(fake_config, fake_embedder, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, qdrant_server) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+
+    def disk_full(path: Path, records: list) -> None:  # type: ignore[type-arg]
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("rag.index.store._write_jsonl", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        rewrite(fake_config, fake_embedder, tmp_path / "q", SERVER)
+    assert collections(qdrant_server) == []
+
+
+def test_an_unreachable_server_only_warns_when_pruning(fake_config, fake_embedder, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, qdrant_server,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    build_index(fake_config, fake_embedder, show_progress=False)
+    oldest = rewrite(fake_config, fake_embedder, tmp_path / "q", SERVER)
+    rewrite(fake_config, fake_embedder, tmp_path / "q", SERVER)
+
+    def down(url: str) -> None:
+        raise ConnectionRefusedError(f"{url} refused the connection")
+
+    monkeypatch.setattr(qdrant_server, "collection_exists", down)
+    with caplog.at_level("WARNING", logger="rag.index.store"):
+        rewrite(fake_config, fake_embedder, tmp_path / "q", VectorStoreOptions())
+    assert not oldest.exists()
+    assert f"could not drop the collection of {oldest.name}" in caplog.text

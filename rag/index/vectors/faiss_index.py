@@ -13,6 +13,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+FAISS_FILE = "vectors.faiss"  # the index's file in a generation folder
 INDEX_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
 # What `index_kind = "auto"` builds, from `python -m bench --only ann` on this project's 2-core AVX2
 # machine (docs/bench/): exact search stays under ~10 ms per query up to ~50k passages and is never wrong;
@@ -81,7 +82,7 @@ def build_vector_index(kind: str, dimension: int, n_vectors: int) -> FaissIndex:
         raise ValueError(f"unknown index kind {kind!r} (known: auto, {', '.join(INDEX_KINDS)})")
     index = faiss.index_factory(dimension, description, faiss.METRIC_INNER_PRODUCT)
     if kind == "hnsw":
-        hnsw = faiss.downcast_index(index).hnsw
+        hnsw = _downcast(index).hnsw
         hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         hnsw.efSearch = HNSW_EF_SEARCH
     elif kind in ("ivf", "ivfpq"):
@@ -90,13 +91,18 @@ def build_vector_index(kind: str, dimension: int, n_vectors: int) -> FaissIndex:
         if kind == "ivfpq":
             # Polysemous training (on by default) costs ~1.5 s per sub-quantizer whatever the corpus size,
             # and only serves Hamming-distance filtering, which this index does not use.
-            ivfpq = faiss.downcast_index(ivf)
+            ivfpq = _downcast(ivf)
             ivfpq.do_polysemous_training = False
             # 40 points per code and 10 k-means rounds train the 96 sub-quantizers in ~20 s instead of ~70 s,
             # with the same recall on the benchmark's vectors.
             ivfpq.pq.cp.max_points_per_centroid = 40
             ivfpq.pq.cp.niter = 10
     return FaissIndex(dimension, index)
+
+
+def _downcast(index: faiss.Index) -> Any:
+    """The index as its own class (IndexHNSWFlat, IndexIVFPQ...), whose knobs faiss's type hints do not declare."""
+    return faiss.downcast_index(index)
 
 
 def kind_of(index: faiss.Index) -> str:
@@ -116,7 +122,7 @@ class FaissIndex:
         self.dimension = dimension
         # The generic proxy owns the C++ index; the downcast one (which exposes hnsw, nprobe...) only borrows it.
         self._owner = index if index is not None else faiss.IndexFlatIP(dimension)
-        self._index = faiss.downcast_index(self._owner)
+        self._index = _downcast(self._owner)
         self.kind = kind_of(self._index)
 
     def __len__(self) -> int:
@@ -159,6 +165,9 @@ class FaissIndex:
         k = max(1, min(k, len(self))) if len(self) else 1
         scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return scores, ids
+
+    def drop(self) -> None:
+        """Nothing to delete: the index lives in its generation's vectors.faiss, removed with the folder."""
 
     def memory_bytes(self) -> int:
         """Size of the serialised index: what it takes in RAM once loaded, to within a few percent."""
