@@ -191,16 +191,12 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self._weights = self.params.sentence_vector()
         self._chunk_row = {c.chunk_id: row for row, c in enumerate(stored.chunks)}
-        self._sentence_rows_by_chunk: dict[str, list[int]] = {}
-        by_doc: dict[str, list[int]] = {}
+        self._sentence_rows_by_chunk = {
+            chunk.chunk_id: rows for chunk, rows in zip(stored.chunks, stored.sentence_rows_by_chunk)
+        }
+        self._first_sentence: dict[str, int] = {}
         for row, sentence in enumerate(stored.sentences):
-            by_doc.setdefault(sentence.doc_id, []).append(row)
-        self._first_sentence = {doc_id: rows[0] for doc_id, rows in by_doc.items()}
-        for chunk in stored.chunks:
-            self._sentence_rows_by_chunk[chunk.chunk_id] = [
-                r for r in by_doc.get(chunk.doc_id, [])
-                if stored.sentences[r].start < chunk.end and chunk.start < stored.sentences[r].end
-            ]
+            self._first_sentence.setdefault(sentence.doc_id, row)
         self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
         self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
         self._folded_sentences = [fold_case_and_accents(s.text) for s in stored.sentences]

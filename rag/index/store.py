@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,18 @@ class StoredIndex:
     @property
     def generation(self) -> str:
         return self.path.name
+
+    @cached_property
+    def sentence_rows_by_chunk(self) -> list[list[int]]:
+        """For each chunk row, the rows of the sentences that overlap the chunk, in text order."""
+        by_doc: dict[str, list[int]] = {}
+        for row, sentence in enumerate(self.sentences):
+            by_doc.setdefault(sentence.doc_id, []).append(row)
+        return [
+            [r for r in by_doc.get(chunk.doc_id, [])
+             if self.sentences[r].start < chunk.end and chunk.start < self.sentences[r].end]
+            for chunk in self.chunks
+        ]
 
 
 def corpus_fingerprint(documents: list[Document]) -> str:

@@ -50,15 +50,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.sentence_weight = sentence_weight
         # (chunk row, sentence row) pairs for every sentence that overlaps a chunk.
-        pairs = []
-        by_doc: dict[str, list[int]] = {}
-        for row, sentence in enumerate(stored.sentences):
-            by_doc.setdefault(sentence.doc_id, []).append(row)
-        for chunk_row, chunk in enumerate(stored.chunks):
-            for row in by_doc.get(chunk.doc_id, []):
-                sentence = stored.sentences[row]
-                if sentence.start < chunk.end and chunk.start < sentence.end:
-                    pairs.append((chunk_row, row))
+        pairs = [(chunk_row, row) for chunk_row, rows in enumerate(stored.sentence_rows_by_chunk) for row in rows]
         self._pair_chunks = np.array([p[0] for p in pairs], dtype=np.int64)
         self._pair_sentences = np.array([p[1] for p in pairs], dtype=np.int64)
         langs = [stored.documents[c.doc_id].lang for c in stored.chunks]
