@@ -158,8 +158,8 @@ def parse_e5s1(data: bytes) -> ParsedBin:
 def _parse_e5s1(data: bytes) -> ParsedBin:
     if len(data) < _HEADER.size or data[:4] != b"E5S1":
         raise ModelConversionError("not an E5S1 model file (bad magic)")
-    _, *values, blob_len = _HEADER.unpack_from(data, 0)
-    header: dict[str, int | float] = dict(zip(_HEADER_FIELDS, values, strict=True))
+    _, *header_values, blob_len = _HEADER.unpack_from(data, 0)
+    header: dict[str, int | float] = dict(zip(_HEADER_FIELDS, header_values, strict=True))
     eps = header.pop("eps")
     n_pieces, qk = int(header["n_pieces"]), int(header["qk"])
     wrong = {k: v for k, v in header.items() if EXPECTED_HEADER[k] != v}

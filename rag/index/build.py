@@ -154,6 +154,13 @@ def build_index(
     return report
 
 
+def _stack(vectors: list[np.ndarray | None]) -> np.ndarray:
+    """One matrix of the rows, every one of which was reused or embedded by now."""
+    if any(v is None for v in vectors):
+        raise AssertionError("a passage or sentence was neither reused nor embedded")
+    return np.vstack([v for v in vectors if v is not None])
+
+
 def _within(source: str, root: Path) -> bool:
     path = Path(source).resolve()
     root = root.resolve()
@@ -246,8 +253,8 @@ def _write(
         documents,
         chunks,
         sentences,
-        np.vstack(chunk_vectors) if chunk_vectors else np.zeros((0, settings.dimension), np.float32),
-        np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, settings.dimension), np.float32),
+        _stack(chunk_vectors) if chunk_vectors else np.zeros((0, settings.dimension), np.float32),
+        _stack(sentence_vectors) if sentence_vectors else np.zeros((0, settings.dimension), np.float32),
         extra=extra,
         store=VectorStoreOptions.from_config(config),
     )

@@ -70,6 +70,8 @@ _WRITTEN_DATE_PARTS = re.compile(r"(?:(\d{1,2})(?:er)?\s+)?([a-z]+)\.?(?:\s+(\d{
 def date_parts(name: str) -> tuple[int | None, int | None, str | None] | None:
     """Day, month and year of a date a question names ("2024", "juin 2024", "20 Nov. 2024", "2024-11-20",
     "20/11/2024"), or None when the name is no date (also "2024-13-45")."""
+    day: int | None
+    month: int | None
     if YEAR.fullmatch(name):
         return None, None, name
     if iso := re.fullmatch(r"((?:19|20)\d\d)[-/](\d{1,2})[-/](\d{1,2})", name):
@@ -104,11 +106,11 @@ def date_patterns(day: int | None, month: int | None, year: str | None, own: str
     """What a date of the question matches in folded text, in either language: "juin 2024" also matches
     "20 juin 2024", "June 20, 2024" and "Jun. 2024"; "2024-11-20" matches "20 novembre 2024", "20 Nov. 2024"
     and "les 20 et 21 novembre 2024"."""
-    words = {w for w, number in _MONTH_NUMBER.items() if number == month}
+    candidates = {w for w, number in _MONTH_NUMBER.items() if number == month}
     if not year:
         # Alone, "may" and "march" are also common English words: keep the question's own form.
-        words = {w for w in words if w in _FULL_MONTHS and w not in _AMBIGUOUS_MONTHS} | {own}
-    words = sorted(w for w in words if w)
+        candidates = {w for w in candidates if w in _FULL_MONTHS and w not in _AMBIGUOUS_MONTHS} | {own}
+    words = sorted(w for w in candidates if w)
     if day is None:
         tail = rf"\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+{year}\b" if year else r"\b"
         return [re.compile(rf"\b{w}{tail}") for w in words]
