@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-dev index eval bench browser clean
+.PHONY: run test lint install install-dev index eval bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install-dev browser
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy rag ui eval bench
+
+test: install-dev browser lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -250,7 +250,8 @@ class Assistant:
                 else:
                     yield piece
         except GeneratorError as exc:
-            yield replace(extractive, note=_fallback_note(exc), timings_ms=_with_generation(extractive.timings_ms, started))
+            yield replace(extractive, note=_fallback_note(exc),
+                          timings_ms=_with_generation(extractive.timings_ms, started))
 
 
 def _with_generation(timings: dict[str, float], started: float) -> dict[str, float]:

@@ -125,7 +125,8 @@ def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:
     print(f"index {report.generation} : {report.chunks} passages from "
           f"{len(report.added) + len(report.updated) + len(report.unchanged)} releases")
     print(f"  added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-          f"removed {len(report.removed)}, skipped {len(report.skipped)}; embedded {report.embedded_documents} release(s)")
+          f"removed {len(report.removed)}, skipped {len(report.skipped)}; "
+          f"embedded {report.embedded_documents} release(s)")
     for label, ids in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
         if ids:
             print(f"  {label}: {', '.join(ids)}")

@@ -331,7 +331,8 @@ def source_matches(document: Document | None, source: SourceRef) -> bool:
 def _panel_header(document: Document, source: SourceRef) -> str:
     words = labels(source.lang)
     if source.kind == "quote":
-        badge = f'<span class="rag-badge">{escape_html(words["cited_badge"].format(number=source.number, turn=source.turn))}</span>'
+        badge_text = words["cited_badge"].format(number=source.number, turn=source.turn)
+        badge = f'<span class="rag-badge">{escape_html(badge_text)}</span>'
     else:
         text = words["related_badge"].format(number=source.number, turn=source.turn)
         badge = f'<span class="rag-badge rag-badge-related">{escape_html(text)}</span>'

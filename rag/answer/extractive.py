@@ -60,12 +60,14 @@ _COGNATE_PREFIX = 5
 
 # The stop words long enough to be taken for cognates, and a few more of the question's glue.
 _LONG_FUNCTION_WORDS = {
-    w for w in (fold_case_and_accents(x) for words in QUESTION_STOPWORDS.values() for x in words.split()) if len(w) >= _COGNATE_PREFIX
+    w for w in (fold_case_and_accents(x) for words in QUESTION_STOPWORDS.values() for x in words.split())
+    if len(w) >= _COGNATE_PREFIX
 } | {"could", "should", "other", "avant", "apres", "pendant", "entre"}
 
 
 def cognate_prefixes(text: str) -> set[str]:
-    return {w[:_COGNATE_PREFIX] for w in _COGNATE_WORD.findall(fold_case_and_accents(text)) if w not in _LONG_FUNCTION_WORDS}
+    words = _COGNATE_WORD.findall(fold_case_and_accents(text))
+    return {w[:_COGNATE_PREFIX] for w in words if w not in _LONG_FUNCTION_WORDS}
 
 
 
@@ -259,7 +261,8 @@ class ExtractiveAnswerer:
             if parts:
                 patterns.append(date_patterns(*parts, own=month_word(name)))
                 continue
-            variants = {folded, fold_case_and_accents(MONTH_ALIASES.get(folded, folded)), _ACRONYM_ALIASES.get(folded, folded)}
+            variants = {folded, fold_case_and_accents(MONTH_ALIASES.get(folded, folded)),
+                        _ACRONYM_ALIASES.get(folded, folded)}
             # Inflected forms: "Alliés" covers "Allied", "Ukraine's" covers "Ukraine".
             variants |= {v[:6] for v in variants if len(v) > 7}
             patterns.append([re.compile(rf"\b{re.escape(v)}") for v in variants if v])

@@ -62,7 +62,8 @@ _WORD = re.compile(r"\w+")
 def build_messages(question: str, lang: str, passages: Sequence[ScoredChunk]) -> list[dict[str, str]]:
     """System rules and a user message holding the numbered passages as delimited data, then the question."""
     language = LANGUAGE_NAMES.get(lang, "the language of the question")
-    system = SYSTEM_PROMPT.format(language=language, count=len(passages), no_answer=NO_ANSWER.get(lang, NO_ANSWER["en"]))
+    system = SYSTEM_PROMPT.format(language=language, count=len(passages),
+                                  no_answer=NO_ANSWER.get(lang, NO_ANSWER["en"]))
     blocks = []
     for number, passage in enumerate(passages, start=1):
         chunk = passage.chunk
@@ -115,7 +116,8 @@ def check_reply(reply: str, question: str, passages: Sequence[ScoredChunk], lang
         if _DECLINES.search(text):
             raise UngroundedAnswerError("the model said the passages do not contain the answer")
         raise UngroundedAnswerError(f"the answer cites none of the {count} passages it was given")
-    if any(fold_case_keep_accents(sentence).rstrip(".") in fold_case_keep_accents(text) for sentence in NO_ANSWER.values()):
+    folded = fold_case_keep_accents(text)
+    if any(fold_case_keep_accents(sentence).rstrip(".") in folded for sentence in NO_ANSWER.values()):
         raise UngroundedAnswerError("the model said the passages do not contain the answer")
 
     renumber: dict[int, int] = {}
@@ -192,7 +194,8 @@ def _quote_in_passages(quote: str, passages: Sequence[ScoredChunk]) -> bool:
 
 
 def _tokens(text: str) -> set[str]:
-    return {w for w in _WORD.findall(fold_case_and_accents(text)) if (len(w) > 2 or w.isdigit()) and w not in REPLY_CHECK_STOPWORDS}
+    words = _WORD.findall(fold_case_and_accents(text))
+    return {w for w in words if (len(w) > 2 or w.isdigit()) and w not in REPLY_CHECK_STOPWORDS}
 
 
 def _word_keys(text: str) -> set[str]:

@@ -18,14 +18,16 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("reason", re.compile(r"\bpourquoi\b|\bpour quelle(?:s)? raisons?\b|\bwhy\b|\bfor what reasons?\b|"
                           r"\bwhat (?:is|was) the reason\b", re.I)),
     ("frequency", re.compile(r"\bà quelle (?:fréquence|périodicité)\b|\btous les combien\b|\bcombien de fois\b|"
-                             r"\bquelle est (?:la )?(?:fréquence|périodicité)\b|\bhow (?:often|frequently|many times)\b|"
+                             r"\bquelle est (?:la )?(?:fréquence|périodicité)\b|"
+                             r"\bhow (?:often|frequently|many times)\b|"
                              r"\bat what (?:frequency|interval)\b|\bwhat is the frequency\b", re.I)),
     ("duration", re.compile(r"\bcombien de temps\b|\bquelle (?:a été |est |était )?(?:la )?durée\b|"
                             r"\b(?:for )?how long\b|\bwhat (?:was|is) the duration\b", re.I)),
     # Money and shares: a count ("trente-deux chefs") does not answer "quel budget ?".
     ("amount", re.compile(r"\bquel(?:le)? (?:est (?:le|la) )?(?:pourcentage|montant|budget|coût|somme|part du pib)\b|"
                           r"\bcombien (?:d['’]argent|coûte|a coûté|d['’]euros|de dollars)\b|\bà combien s['’]élève\b|"
-                          r"\bwhat (?:percentage|share|amount|budget|cost|sum)\b|\bhow much (?:money|funding|did|does|will)\b|"
+                          r"\bwhat (?:percentage|share|amount|budget|cost|sum)\b|"
+                          r"\bhow much (?:money|funding|did|does|will)\b|"
                           r"\bhow much (?:\w+ )?(?:cost|spend|spent|funding)\b", re.I)),
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
                           r"\bwhat number\b|\bnumber of\b", re.I)),
@@ -34,7 +36,8 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
                         r"\bsince when\b", re.I)),
     ("person", re.compile(r"\bqui\b(?! (?:est|sont) (?:le|la|les) (?:sujet|thème))|\bwho(?:m|se)?\b|"
                           rf"\bquel(?:le)?s? (?:haute? )?(?:{_FR_ROLES})s?\b|"
-                          rf"\bwhich (?:senior |top |high-ranking )?(?:{_EN_ROLES})s?\b|\bpar qui\b|\bby whom\b", re.I)),
+                          rf"\bwhich (?:senior |top |high-ranking )?(?:{_EN_ROLES})s?\b|"
+                          r"\bpar qui\b|\bby whom\b", re.I)),
     ("place", re.compile(r"\boù\b|\bwhere\b|\bdans quelle ville\b|\bin which (?:city|country)\b|\bquel lieu\b", re.I)),
 ]
 

@@ -111,7 +111,8 @@ def _export_fp32(folder: Path, target: Path) -> None:
                           input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
                           dynamic_axes=dynamic, opset_version=17, dynamo=False)
     session = make_session(target, threads=1)
-    got = session.run(None, {"input_ids": batch["input_ids"].numpy(), "attention_mask": batch["attention_mask"].numpy()})[0]
+    inputs = {"input_ids": batch["input_ids"].numpy(), "attention_mask": batch["attention_mask"].numpy()}
+    got = session.run(None, inputs)[0]
     cosine = mean_pool_cosines(expected, got, batch["attention_mask"].numpy())
     if cosine.min() < MIN_FP32_COSINE:
         raise ModelError(f"the ONNX export of {folder} disagrees with torch (cosine {cosine.min():.5f}); "

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
-from rag.index.vectors import (VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index,
-                               open_vector_index)
+from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
 from rag.schema import Chunk, Document, Sentence
 
 log = logging.getLogger(__name__)
@@ -155,7 +154,7 @@ def save_generation(
     """
     store = store or VectorStoreOptions()
     index_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
     final = index_dir / f"gen-{stamp}"
     vector_index: VectorIndex | None = None
@@ -180,7 +179,7 @@ def save_generation(
             "index_kind": vector_index.kind,
             "index_params": vector_index.params,
             "vector_store": store.vector_store,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "files": files,
             **(extra or {}),
         }
@@ -300,4 +299,5 @@ def load_generation(index_dir: Path, verify_checksums: bool = True,
     if not (len(chunks) == len(vector_index) == chunk_vectors.shape[0] and len(sentences) == sentence_vectors.shape[0]):
         raise IndexCorruptError(f"the index at {generation} has mismatched parts: rebuild with `rag index`")
     log.info("loaded index %s (%d chunks) in %.2fs", generation.name, len(chunks), time.perf_counter() - started)
-    return StoredIndex(generation, manifest, documents, chunks, sentences, chunk_vectors, sentence_vectors, vector_index)
+    return StoredIndex(generation, manifest, documents, chunks, sentences, chunk_vectors, sentence_vectors,
+                       vector_index)

@@ -85,10 +85,12 @@ class HybridRetriever:
         chunks = self.stored.chunks
         if mode == "dense":
             rows, scores = self.dense_ranking(query_vector, depth)
-            return [ScoredChunk(chunks[r], float(s), dense_rank=i + 1) for i, (r, s) in enumerate(zip(rows, scores))][:top_k]
+            ranked = enumerate(zip(rows, scores))
+            return [ScoredChunk(chunks[r], float(s), dense_rank=i + 1) for i, (r, s) in ranked][:top_k]
         if mode == "lexical":
             rows, scores = self.lexical_ranking(question, lang, depth)
-            return [ScoredChunk(chunks[r], float(s), lexical_rank=i + 1) for i, (r, s) in enumerate(zip(rows, scores))][:top_k]
+            ranked = enumerate(zip(rows, scores))
+            return [ScoredChunk(chunks[r], float(s), lexical_rank=i + 1) for i, (r, s) in ranked][:top_k]
         dense_rows, _ = self.dense_ranking(query_vector, depth)
         lexical_rows, _ = self.lexical_ranking(question, lang, depth)
         lexical_weight = 1.0 if lang == self.corpus_lang else CROSS_LINGUAL_LEXICAL_WEIGHT

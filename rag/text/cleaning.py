@@ -55,7 +55,9 @@ _CHROME = re.compile(
     re.IGNORECASE,
 )
 # Photo captions: short unpunctuated lines that name a photo or its credit.
-_CAPTION = re.compile(r"\b(?:group photo|photo de (?:groupe|famille)|crédit photo|photo credit|photo ?:)|©", re.IGNORECASE)
+_CAPTION = re.compile(
+    r"\b(?:group photo|photo de (?:groupe|famille)|crédit photo|photo credit|photo ?:)|©", re.IGNORECASE
+)
 
 # Softer signs of chrome (the site talking to its reader); trusted only at the edges of a document,
 # next to lines that are already chrome.

@@ -49,7 +49,9 @@ MONTH_ALIASES = {en.lower(): fr for en, fr in zip(MONTH_NAMES_EN, MONTH_NAMES_FR
 _MONTH_NAMES_BY_FRENCH = {fold_case_and_accents(fr): en for en, fr in MONTH_ALIASES.items()}
 _MONTH_NUMBER = {fold_case_and_accents(word): number for word, number in MONTH_NUMBERS.items()}
 _FULL_MONTHS = set(MONTH_ALIASES) | set(_MONTH_NAMES_BY_FRENCH)
-_ABBREVIATED_MONTHS = sorted({w for w in MONTH_NUMBERS if fold_case_and_accents(w) not in _FULL_MONTHS}, key=len, reverse=True)
+_ABBREVIATED_MONTHS = sorted(
+    {w for w in MONTH_NUMBERS if fold_case_and_accents(w) not in _FULL_MONTHS}, key=len, reverse=True
+)
 _AMBIGUOUS_MONTHS = {"may", "march"}
 _FRENCH_MONTHS = sorted(set(MONTH_ALIASES.values()) | set(_MONTH_NAMES_BY_FRENCH), key=len, reverse=True)
 # A month, with its year when one follows, is one entity: "juin 2024" must not be satisfied by a release
