@@ -7,36 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .items import QAItem
 from .validate import contains_answer
-
-
-@dataclass(frozen=True)
-class QAItem:
-    id: str
-    lang: str
-    question: str
-    answers: tuple[str, ...]
-    doc_id: str | None
-    alt_doc_ids: tuple[str, ...]
-    evidence: str
-    answerable: bool
-    kind: str
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QAItem:
-        return cls(
-            id=data["id"], lang=data["lang"].lower(), question=data["question"], answers=tuple(data.get("answers") or ()),
-            doc_id=data.get("doc_id"), alt_doc_ids=tuple(data.get("alt_doc_ids") or ()),
-            evidence=data.get("evidence") or "", answerable=bool(data["answerable"]), kind=data.get("kind", "fact"),
-        )
-
-    @property
-    def gold_docs(self) -> set[str]:
-        return {d for d in (self.doc_id, *self.alt_doc_ids) if d}
-
-    def is_relevant(self, doc_id: str, text: str) -> bool:
-        """A passage is relevant when it comes from a gold release and contains one of the answers."""
-        return doc_id in self.gold_docs and any(contains_answer(text, a) for a in self.answers)
 
 
 @dataclass(frozen=True)

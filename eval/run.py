@@ -16,50 +16,11 @@ from rag.config import RagConfig
 from rag.errors import RagError
 from rag.schema import RETRIEVAL_MODES
 
-from .metrics import Outcome, QAItem, summarise, summarise_by
-from .validate import DEFAULT_QA_PATH, runner_problems
+from .items import QAItem, check_releases_indexed, load_items
+from .metrics import Outcome, summarise, summarise_by
+from .validate import DEFAULT_QA_PATH
 
 RETRIEVAL_DEPTH = 10
-
-
-def load_items(path: Path) -> list[QAItem]:
-    items = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise RagError(f"cannot read the Q&A file {path}: {exc.strerror or exc}") from exc
-    seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RagError(f"{path}:{number}: not JSON ({exc.msg}, column {exc.colno})") from exc
-        problems = runner_problems(record)
-        if problems:
-            raise RagError(f"{path}:{number}: not a Q&A record: {'; '.join(problems)}; "
-                           "check the file with `python -m eval.validate`")
-        if record["id"] in seen:
-            raise RagError(f"{path}:{number}: id {record['id']!r} was already used on line {seen[record['id']]}")
-        seen[record["id"]] = number
-        items.append(QAItem.from_dict(record))
-    if not items:
-        raise RagError(f"{path} holds no questions")
-    return items
-
-
-def check_releases_indexed(items: list[QAItem], indexed: set[str]) -> None:
-    """A question whose release is not in the index would score zero and look like a retrieval failure."""
-    missing: dict[str, list[str]] = {}
-    for item in items:
-        for doc_id in sorted(item.gold_docs - indexed):
-            missing.setdefault(doc_id, []).append(item.id)
-    if missing:
-        listed = "; ".join(f"{doc_id} (asked by {', '.join(ids[:3])}{'…' if len(ids) > 3 else ''})"
-                           for doc_id, ids in sorted(missing.items()))
-        raise RagError(f"{len(missing)} release(s) named by the Q&A file are not in the index: {listed}. "
-                       "Index them (rag index --add FILE) or point --corpus-dir at the corpus they come from.")
 
 
 def _shown(path: Path) -> str:

@@ -16,7 +16,8 @@ from rag.config import load_config
 from rag.embed.embedder import SentenceTransformerEmbedder
 from rag.index.build import build_index
 
-from .run import load_items, run_eval
+from .items import load_items
+from .run import run_eval
 
 SHOWN = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstain_unanswerable",
          "false_abstain", "mean_answer_chars"]

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from eval.metrics import Outcome, QAItem, summarise, summarise_by
+from eval.items import QAItem
+from eval.metrics import Outcome, summarise, summarise_by
 
 GOLD = "000_gold"
 OTHER = "001_other"
