@@ -12,6 +12,42 @@ from .validate import contains_answer
 
 
 @dataclass(frozen=True)
+class Metric:
+    """One figure of the eval report: how it is printed, which way is better, and where it is shown."""
+
+    key: str
+    decimals: int = 3
+    higher_is_better: bool = True
+    in_chart: bool = False  # the charts' y axis runs from 0 to 1: only rates belong there
+    in_before_after: bool = True
+
+    def format(self, value: Any) -> str:
+        """The figure as the tables print it; "-" where the group had nothing to measure."""
+        if value is None:
+            return "-"
+        if not isinstance(value, float):
+            return str(value)
+        return f"{value:.{self.decimals}f}"
+
+
+# Every metric `summarise` computes that a table shows, in the order of the tables' columns.
+METRICS: tuple[Metric, ...] = (
+    Metric("recall@1", in_chart=True),
+    Metric("recall@5", in_chart=True),
+    Metric("mrr@10"),
+    Metric("answer_accuracy", in_chart=True),
+    Metric("citation_accuracy", in_chart=True),
+    Metric("quote_faithfulness"),
+    Metric("abstain_unanswerable", in_chart=True),
+    Metric("false_abstain", higher_is_better=False, in_chart=True),
+    Metric("mean_answer_chars", decimals=1, higher_is_better=False),
+    Metric("latency_p50_ms", decimals=1, higher_is_better=False),
+    Metric("latency_p95_ms", decimals=1, higher_is_better=False, in_before_after=False),
+)
+KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What the system did for one question."""
 

@@ -18,6 +18,7 @@ from rag.schema import RETRIEVAL_MODES
 
 from .items import QAItem, check_releases_indexed, load_items
 from .metrics import Outcome, summarise, summarise_by
+from .report import format_table, write_report
 from .validate import DEFAULT_QA_PATH
 
 RETRIEVAL_DEPTH = 10
@@ -116,8 +117,6 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
                                   *([f"--out {args.out}"] if args.out else [])])
     report["answer_mode"] = args.answer_mode or config.answer_mode
     if args.out:
-        from .report import write_report
-
         write_report(args.out, report, outcomes, baseline)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -127,28 +126,3 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
             charts = "modes.png and before_after.png" if baseline is not None else "modes.png"
             print(f"report written to {args.out}/report.md, {args.out}/results.json and {args.out}/{charts}")
     return 0
-
-
-KEYS = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "quote_faithfulness",
-        "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms", "latency_p95_ms"]
-
-
-def format_cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if not isinstance(value, float):
-        return str(value)
-    return f"{value:.1f}" if key in ("latency_p50_ms", "latency_p95_ms", "mean_answer_chars") else f"{value:.3f}"
-
-
-def format_table(report: dict[str, Any]) -> str:
-    header = "| mode | lang | n | " + " | ".join(KEYS) + " |"
-    lines = [header, "|" + "---|" * (len(KEYS) + 3)]
-    for mode, groups in report["modes"].items():
-        # French and English first, then any other language of the file, then the overall row.
-        others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind"))
-        for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]:
-            row = groups[group]
-            cells = " | ".join(format_cell(k, row[k]) for k in KEYS)
-            lines.append(f"| {mode} | {group} | {row['n']} | {cells} |")
-    return "\n".join(lines)

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from eval.items import load_items
-from eval.run import KEYS, run_eval
+from eval.metrics import KEYS
+from eval.run import run_eval
 from eval.validate import validate_file
 from rag.assistant import Assistant
 from rag.config import RagConfig

@@ -10,8 +10,8 @@ import pytest
 
 from eval.items import QAItem, check_releases_indexed, load_items
 from eval.metrics import summarise, summarise_by
-from eval.report import _failure_line
-from eval.run import format_table, parse_modes
+from eval.report import _failure_line, format_table
+from eval.run import parse_modes
 from rag.errors import RagError
 from tests.unit.test_metrics import GOLD, OTHER, FILLER, answered, item
 
