@@ -42,11 +42,23 @@ def parse_modes(text: str) -> list[str]:
     return modes
 
 
+def _one_retrieval_serves_both(assistant: Assistant, answer_mode: str | None) -> bool:
+    """Whether ask(top_k=RETRIEVAL_DEPTH) gives both the answer ask() gives and the ranking retrieve() gives.
+
+    Both retrieve max(top_k, candidate_passages) passages and rerank them by best sentence, and an extractive
+    answer depends on nothing else. But an LLM is prompted with the answer's top_k passages, and a configured
+    top_k above RETRIEVAL_DEPTH retrieves deeper: then the ranking is retrieved on its own, as before."""
+    extractive = (answer_mode or assistant.config.answer_mode) != "llm"
+    return extractive and assistant.config.top_k <= RETRIEVAL_DEPTH
+
+
 def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: str | None) -> Outcome:
+    one_retrieval = _one_retrieval_serves_both(assistant, answer_mode)
     started = time.perf_counter()
-    answer = assistant.ask(item.question, mode=mode, answer_mode=answer_mode)
+    answer = assistant.ask(item.question, mode=mode, top_k=RETRIEVAL_DEPTH if one_retrieval else None,
+                           answer_mode=answer_mode)
     latency = (time.perf_counter() - started) * 1000
-    ranked = assistant.retrieve(item.question, mode=mode, top_k=RETRIEVAL_DEPTH)
+    ranked = answer.passages if one_retrieval else assistant.retrieve(item.question, mode=mode, top_k=RETRIEVAL_DEPTH)
     documents = assistant.stored.documents
     chunk_text = {c.chunk_id: c.text for c in assistant.stored.chunks}
     cited = tuple((c.doc_id, chunk_text.get(c.chunk_id, c.quote)) for c in answer.citations)
