@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants:
         workdir = Path(tempfile.mkdtemp(prefix="rag-tune-"))
         try:
-            config = load_config(index_dir=workdir / "index", **parse_variant(variant))
+            config = load_config().with_overrides(index_dir=workdir / "index", **parse_variant(variant))
             build_index(config, embedder, show_progress=False)
             assistant = Assistant(config, embedder)
             report, _ = run_eval(assistant, items, args.modes.split(","), progress=False)
