@@ -70,7 +70,9 @@ def _threads() -> int:
 
 
 def _set_search_param(index: FaissIndex, kind: str, value: int) -> None:
-    raw = index._index  # the benchmark turns the knob FaissIndex leaves at its default
+    # The benchmark turns the knob FaissIndex leaves at its default; faiss types the index as its base class,
+    # which has neither knob.
+    raw: Any = index._index
     if kind == "hnsw":
         raw.hnsw.efSearch = value
     else:

@@ -15,7 +15,7 @@ from rag.text.chunking import split_sentences
 from rag.config import RagConfig, load_config
 from rag.text.loading import load_documents
 
-from eval.run import load_items
+from eval.items import load_items
 
 log = logging.getLogger(__name__)
 

@@ -110,7 +110,8 @@ def _quiet() -> Iterator[None]:
 
 def _eval_recall(backend: str) -> dict[str, float]:
     """Hybrid recall@1/@5 per language on eval/qa.jsonl, with an index built by this backend."""
-    from eval.run import load_items, run_eval
+    from eval.items import load_items
+    from eval.run import run_eval
     from rag.assistant import Assistant
     from rag.index.build import build_index
 

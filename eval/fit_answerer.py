@@ -24,8 +24,7 @@ from rag.config import load_config
 from rag.answer.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, AnswerParams, Evidence,
                             prefer_typed_near_tie)
 
-from .metrics import QAItem
-from .run import load_items
+from .items import QAItem, load_items
 from .validate import contains_answer
 
 MAX_FALSE_ABSTAIN = 0.05

@@ -7,36 +7,44 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .items import QAItem
 from .validate import contains_answer
 
 
 @dataclass(frozen=True)
-class QAItem:
-    id: str
-    lang: str
-    question: str
-    answers: tuple[str, ...]
-    doc_id: str | None
-    alt_doc_ids: tuple[str, ...]
-    evidence: str
-    answerable: bool
-    kind: str
+class Metric:
+    """One figure of the eval report: how it is printed, which way is better, and where it is shown."""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QAItem:
-        return cls(
-            id=data["id"], lang=data["lang"].lower(), question=data["question"], answers=tuple(data.get("answers") or ()),
-            doc_id=data.get("doc_id"), alt_doc_ids=tuple(data.get("alt_doc_ids") or ()),
-            evidence=data.get("evidence") or "", answerable=bool(data["answerable"]), kind=data.get("kind", "fact"),
-        )
+    key: str
+    decimals: int = 3
+    higher_is_better: bool = True
+    in_chart: bool = False  # the charts' y axis runs from 0 to 1: only rates belong there
+    in_before_after: bool = True
 
-    @property
-    def gold_docs(self) -> set[str]:
-        return {d for d in (self.doc_id, *self.alt_doc_ids) if d}
+    def format(self, value: Any) -> str:
+        """The figure as the tables print it; "-" where the group had nothing to measure."""
+        if value is None:
+            return "-"
+        if not isinstance(value, float):
+            return str(value)
+        return f"{value:.{self.decimals}f}"
 
-    def is_relevant(self, doc_id: str, text: str) -> bool:
-        """A passage is relevant when it comes from a gold release and contains one of the answers."""
-        return doc_id in self.gold_docs and any(contains_answer(text, a) for a in self.answers)
+
+# Every metric `summarise` computes that a table shows, in the order of the tables' columns.
+METRICS: tuple[Metric, ...] = (
+    Metric("recall@1", in_chart=True),
+    Metric("recall@5", in_chart=True),
+    Metric("mrr@10"),
+    Metric("answer_accuracy", in_chart=True),
+    Metric("citation_accuracy", in_chart=True),
+    Metric("quote_faithfulness"),
+    Metric("abstain_unanswerable", in_chart=True),
+    Metric("false_abstain", higher_is_better=False, in_chart=True),
+    Metric("mean_answer_chars", decimals=1, higher_is_better=False),
+    Metric("latency_p50_ms", decimals=1, higher_is_better=False),
+    Metric("latency_p95_ms", decimals=1, higher_is_better=False, in_before_after=False),
+)
+KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
 
 
 @dataclass(frozen=True)

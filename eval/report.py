@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .metrics import Outcome
+from .metrics import METRICS, Metric, Outcome
+
+COMPARED: tuple[Metric, ...] = tuple(m for m in METRICS if m.in_before_after)
+CHARTED: tuple[Metric, ...] = tuple(m for m in METRICS if m.in_chart)
 
 
 def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list[Outcome]],
                  baseline: dict[str, Any] | None = None) -> None:
-    from .run import KEYS, format_cell, format_table
-
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lines = [
@@ -26,10 +27,10 @@ def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list
     if baseline is not None:
         lines += before_after_sections(baseline, report)
     for mode, groups in report["modes"].items():
-        lines += [f"## {mode}: by question kind", "", "| kind | n | " + " | ".join(KEYS) + " |",
-                  "|" + "---|" * (len(KEYS) + 2)]
+        lines += [f"## {mode}: by question kind", "", "| kind | n | " + _header(METRICS),
+                  "|" + "---|" * (len(METRICS) + 2)]
         for kind, row in groups["by_kind"].items():
-            lines.append(f"| {kind} | {row['n']} | " + " | ".join(format_cell(k, row[k]) for k in KEYS) + " |")
+            lines.append(f"| {kind} | {row['n']} | " + _cells(METRICS, row))
         lines += ["", f"### {mode}: failed questions", ""]
         failures = [_failure_line(o) for o in outcomes[mode]]
         lines += [line for line in failures if line] or ["None."]
@@ -38,6 +39,26 @@ def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list
     _chart(out_dir / "modes.png", report)
     if baseline is not None:
         _before_after_chart(out_dir / "before_after.png", baseline, report)
+
+
+def _header(metrics: tuple[Metric, ...]) -> str:
+    return " | ".join(m.key for m in metrics) + " |"
+
+
+def _cells(metrics: tuple[Metric, ...], row: dict[str, Any]) -> str:
+    return " | ".join(m.format(row[m.key]) for m in metrics) + " |"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The Markdown table of every metric by mode and language, as `rag eval` prints it."""
+    lines = ["| mode | lang | n | " + _header(METRICS), "|" + "---|" * (len(METRICS) + 3)]
+    for mode, groups in report["modes"].items():
+        # French and English first, then any other language of the file, then the overall row.
+        others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind"))
+        for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]:
+            row = groups[group]
+            lines.append(f"| {mode} | {group} | {row['n']} | " + _cells(METRICS, row))
+    return "\n".join(lines)
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -66,19 +87,11 @@ def _failure_line(o: Outcome) -> str | None:
             f"first passage {first}; answer: {_one_line(o.answer_text, 220)}")
 
 
-# Metrics where a lower figure is better; every other one improves upwards.
-LOWER_IS_BETTER = {"false_abstain", "mean_answer_chars", "latency_p50_ms", "latency_p95_ms"}
-COMPARED = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "quote_faithfulness",
-            "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms"]
-
-
-def _change(key: str, before: Any, after: Any) -> str:
-    from .run import format_cell
-
+def _change(metric: Metric, before: Any, after: Any) -> str:
     if before is None or after is None:
-        return f"{format_cell(key, before)} → {format_cell(key, after)}"
+        return f"{metric.format(before)} → {metric.format(after)}"
     sign = "+" if after >= before else ""
-    return f"{format_cell(key, before)} → {format_cell(key, after)} ({sign}{format_cell(key, after - before)})"
+    return f"{metric.format(before)} → {metric.format(after)} ({sign}{metric.format(after - before)})"
 
 
 def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> list[str]:
@@ -88,7 +101,7 @@ def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> l
     lines = ["## Before → after", "",
              f"Before: `{baseline.get('qa_file', '?')}` run on {described} ({baseline.get('n', '?')} questions"
              f"{f', by `{how}`' if how else ''}); after: this run. "
-             f"Lower is better for {', '.join(sorted(LOWER_IS_BETTER))}.", ""]
+             f"Lower is better for {', '.join(sorted(m.key for m in METRICS if not m.higher_is_better))}.", ""]
     shared = [m for m in report["modes"] if m in baseline["modes"]]
     if not shared:
         return lines + ["The baseline measured none of this run's modes.", ""]
@@ -96,11 +109,12 @@ def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> l
         old, new = baseline["modes"][mode], report["modes"][mode]
         rows = [(g, old.get(g), new.get(g)) for g in ("fr", "en", "overall")]
         rows += [(f"kind: {k}", old.get("by_kind", {}).get(k), row) for k, row in new.get("by_kind", {}).items()]
-        lines += [f"### {mode}", "", "| group | " + " | ".join(COMPARED) + " |", "|" + "---|" * (len(COMPARED) + 1)]
+        lines += [f"### {mode}", "", "| group | " + _header(COMPARED), "|" + "---|" * (len(COMPARED) + 1)]
         for group, before, after in rows:
             if before is None or after is None:
                 continue
-            lines.append(f"| {group} | " + " | ".join(_change(k, before.get(k), after.get(k)) for k in COMPARED) + " |")
+            lines.append(f"| {group} | " + " | ".join(_change(m, before.get(m.key), after.get(m.key)) for m in COMPARED)
+                         + " |")
         lines.append("")
     return lines
 
@@ -116,9 +130,6 @@ def _chart(path: Path, report: dict[str, Any]) -> None:
     _grouped_bars(path, list(report["modes"].items()), "")
 
 
-CHART_METRICS = ["recall@1", "recall@5", "answer_accuracy", "citation_accuracy", "abstain_unanswerable", "false_abstain"]
-
-
 def _grouped_bars(path: Path, series: list[tuple[str, dict[str, Any]]], title_prefix: str) -> None:
     """One panel per language; in each, one bar per series (a mode, or before/after) for every metric."""
     import matplotlib
@@ -131,10 +142,10 @@ def _grouped_bars(path: Path, series: list[tuple[str, dict[str, Any]]], title_pr
     for ax, lang in zip(axes, ("fr", "en")):
         for i, (label, groups) in enumerate(series):
             row = groups.get(lang, {})
-            values = [row.get(m) or 0 for m in CHART_METRICS]
-            ax.bar([x + i * width for x in range(len(CHART_METRICS))], values, width, label=label)
-        ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(CHART_METRICS))])
-        ax.set_xticklabels(CHART_METRICS, rotation=30, ha="right", fontsize=8)
+            values = [row.get(m.key) or 0 for m in CHARTED]
+            ax.bar([x + i * width for x in range(len(CHARTED))], values, width, label=label)
+        ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(CHARTED))])
+        ax.set_xticklabels([m.key for m in CHARTED], rotation=30, ha="right", fontsize=8)
         ax.set_title(f"{title_prefix}{lang} questions")
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)

@@ -16,50 +16,12 @@ from rag.config import RagConfig
 from rag.errors import RagError
 from rag.schema import RETRIEVAL_MODES
 
-from .metrics import Outcome, QAItem, summarise, summarise_by
-from .validate import DEFAULT_QA_PATH, runner_problems
+from .items import QAItem, check_releases_indexed, load_items
+from .metrics import Outcome, summarise, summarise_by
+from .report import format_table, write_report
+from .validate import DEFAULT_QA_PATH
 
 RETRIEVAL_DEPTH = 10
-
-
-def load_items(path: Path) -> list[QAItem]:
-    items = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise RagError(f"cannot read the Q&A file {path}: {exc.strerror or exc}") from exc
-    seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RagError(f"{path}:{number}: not JSON ({exc.msg}, column {exc.colno})") from exc
-        problems = runner_problems(record)
-        if problems:
-            raise RagError(f"{path}:{number}: not a Q&A record: {'; '.join(problems)}; "
-                           "check the file with `python -m eval.validate`")
-        if record["id"] in seen:
-            raise RagError(f"{path}:{number}: id {record['id']!r} was already used on line {seen[record['id']]}")
-        seen[record["id"]] = number
-        items.append(QAItem.from_dict(record))
-    if not items:
-        raise RagError(f"{path} holds no questions")
-    return items
-
-
-def check_releases_indexed(items: list[QAItem], indexed: set[str]) -> None:
-    """A question whose release is not in the index would score zero and look like a retrieval failure."""
-    missing: dict[str, list[str]] = {}
-    for item in items:
-        for doc_id in sorted(item.gold_docs - indexed):
-            missing.setdefault(doc_id, []).append(item.id)
-    if missing:
-        listed = "; ".join(f"{doc_id} (asked by {', '.join(ids[:3])}{'…' if len(ids) > 3 else ''})"
-                           for doc_id, ids in sorted(missing.items()))
-        raise RagError(f"{len(missing)} release(s) named by the Q&A file are not in the index: {listed}. "
-                       "Index them (rag index --add FILE) or point --corpus-dir at the corpus they come from.")
 
 
 def _shown(path: Path) -> str:
@@ -80,11 +42,23 @@ def parse_modes(text: str) -> list[str]:
     return modes
 
 
+def _one_retrieval_serves_both(assistant: Assistant, answer_mode: str | None) -> bool:
+    """Whether ask(top_k=RETRIEVAL_DEPTH) gives both the answer ask() gives and the ranking retrieve() gives.
+
+    Both retrieve max(top_k, candidate_passages) passages and rerank them by best sentence, and an extractive
+    answer depends on nothing else. But an LLM is prompted with the answer's top_k passages, and a configured
+    top_k above RETRIEVAL_DEPTH retrieves deeper: then the ranking is retrieved on its own, as before."""
+    extractive = (answer_mode or assistant.config.answer_mode) != "llm"
+    return extractive and assistant.config.top_k <= RETRIEVAL_DEPTH
+
+
 def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: str | None) -> Outcome:
+    one_retrieval = _one_retrieval_serves_both(assistant, answer_mode)
     started = time.perf_counter()
-    answer = assistant.ask(item.question, mode=mode, answer_mode=answer_mode)
+    answer = assistant.ask(item.question, mode=mode, top_k=RETRIEVAL_DEPTH if one_retrieval else None,
+                           answer_mode=answer_mode)
     latency = (time.perf_counter() - started) * 1000
-    ranked = assistant.retrieve(item.question, mode=mode, top_k=RETRIEVAL_DEPTH)
+    ranked = answer.passages if one_retrieval else assistant.retrieve(item.question, mode=mode, top_k=RETRIEVAL_DEPTH)
     documents = assistant.stored.documents
     chunk_text = {c.chunk_id: c.text for c in assistant.stored.chunks}
     cited = tuple((c.doc_id, chunk_text.get(c.chunk_id, c.quote)) for c in answer.citations)
@@ -155,8 +129,6 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
                                   *([f"--out {args.out}"] if args.out else [])])
     report["answer_mode"] = args.answer_mode or config.answer_mode
     if args.out:
-        from .report import write_report
-
         write_report(args.out, report, outcomes, baseline)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -166,28 +138,3 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
             charts = "modes.png and before_after.png" if baseline is not None else "modes.png"
             print(f"report written to {args.out}/report.md, {args.out}/results.json and {args.out}/{charts}")
     return 0
-
-
-KEYS = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "quote_faithfulness",
-        "abstain_unanswerable", "false_abstain", "mean_answer_chars", "latency_p50_ms", "latency_p95_ms"]
-
-
-def format_cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if not isinstance(value, float):
-        return str(value)
-    return f"{value:.1f}" if key in ("latency_p50_ms", "latency_p95_ms", "mean_answer_chars") else f"{value:.3f}"
-
-
-def format_table(report: dict[str, Any]) -> str:
-    header = "| mode | lang | n | " + " | ".join(KEYS) + " |"
-    lines = [header, "|" + "---|" * (len(KEYS) + 3)]
-    for mode, groups in report["modes"].items():
-        # French and English first, then any other language of the file, then the overall row.
-        others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind"))
-        for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]:
-            row = groups[group]
-            cells = " | ".join(format_cell(k, row[k]) for k in KEYS)
-            lines.append(f"| {mode} | {group} | {row['n']} | {cells} |")
-    return "\n".join(lines)

@@ -16,7 +16,8 @@ from rag.config import load_config
 from rag.embed.embedder import SentenceTransformerEmbedder
 from rag.index.build import build_index
 
-from .run import load_items, run_eval
+from .items import load_items
+from .run import run_eval
 
 SHOWN = ["recall@1", "recall@5", "mrr@10", "answer_accuracy", "citation_accuracy", "abstain_unanswerable",
          "false_abstain", "mean_answer_chars"]
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants:
         workdir = Path(tempfile.mkdtemp(prefix="rag-tune-"))
         try:
-            config = load_config(index_dir=workdir / "index", **parse_variant(variant))
+            config = load_config().with_overrides(index_dir=workdir / "index", **parse_variant(variant))
             build_index(config, embedder, show_progress=False)
             assistant = Assistant(config, embedder)
             report, _ = run_eval(assistant, items, args.modes.split(","), progress=False)

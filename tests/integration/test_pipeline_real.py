@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from eval.run import KEYS, load_items, run_eval
+from eval.items import load_items
+from eval.metrics import KEYS
+from eval.run import run_eval
 from eval.validate import validate_file
 from rag.assistant import Assistant
 from rag.config import RagConfig

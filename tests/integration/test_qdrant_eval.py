@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("qdrant_client")
 
-from eval.run import load_items, run_eval  # noqa: E402
+from eval.items import load_items  # noqa: E402
+from eval.run import run_eval  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.index.store import load_generation, save_generation  # noqa: E402
 from rag.index.vectors import VectorStoreOptions  # noqa: E402

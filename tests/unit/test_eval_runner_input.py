@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from eval.metrics import QAItem, summarise, summarise_by
-from eval.report import _failure_line
-from eval.run import check_releases_indexed, format_table, load_items, parse_modes
+from eval.items import QAItem, check_releases_indexed, load_items
+from eval.metrics import summarise, summarise_by
+from eval.report import _failure_line, format_table
+from eval.run import parse_modes
 from rag.errors import RagError
 from tests.unit.test_metrics import GOLD, OTHER, FILLER, answered, item
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from eval.metrics import Outcome, QAItem, summarise, summarise_by
+from eval.items import QAItem
+from eval.metrics import KEYS, METRICS, Outcome, summarise, summarise_by
 
 GOLD = "000_gold"
 OTHER = "001_other"
@@ -239,3 +240,23 @@ def test_qa_item_reads_the_jsonl_schema() -> None:
     blank = QAItem.from_dict({"id": "en-100", "lang": "en", "question": "Recipe?", "answers": [], "doc_id": None,
                               "alt_doc_ids": [], "evidence": "", "answerable": False, "kind": "unanswerable"})
     assert blank.gold_docs == set() and not blank.answerable
+
+
+# --- the table of metrics ------------------------------------------------------------------------------
+
+
+def test_every_metric_of_the_table_is_computed_for_a_group() -> None:
+    assert set(KEYS) <= set(summarise(perfect_run()))
+
+
+def test_rates_print_three_decimals_and_sizes_one() -> None:
+    by_key = {m.key: m for m in METRICS}
+    assert by_key["recall@1"].format(0.5) == "0.500"
+    assert by_key["mean_answer_chars"].format(270.7215) == "270.7"
+    assert by_key["false_abstain"].format(None) == "-"
+
+
+def test_only_rates_are_charted() -> None:
+    # The charts' y axis runs from 0 to 1.
+    charted = [m.key for m in METRICS if m.in_chart]
+    assert charted and not any(k.startswith("latency") or k == "mean_answer_chars" for k in charted)
