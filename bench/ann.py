@@ -109,8 +109,9 @@ def run(sizes: list[int]) -> tuple[list[Row], list[str], list[dict[str, Any]], l
     points: list[dict[str, Any]] = []
     sweep_lines = ["# ANN parameter sweep", "",
                    "Batch-1 searches with 1 FAISS thread; recall@10 against exact search. The row marked * is the "
-                   "default `rag/faiss_index.py` builds.", "",
-                   "| vectors | kind | parameter | value | recall@10 | p50 ms | p95 ms |", "|---|---|---|---|---|---|---|"]
+                   "default `rag/index/vectors/faiss_index.py` builds.", "",
+                   "| vectors | kind | parameter | value | recall@10 | p50 ms | p95 ms |",
+                   "|---|---|---|---|---|---|---|"]
     size_arg = ",".join(str(s) for s in sizes)
     for n in sizes:
         cmd = command("ann", str(n))

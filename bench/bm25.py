@@ -1,4 +1,4 @@
-"""BM25 (rag/lexical.py over bm25s) at 10k-1M passages: build time, memory, and query latency."""
+"""BM25 (rag/retrieve/bm25.py over bm25s) at 10k-1M passages: build time, memory, and query latency."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.text.language import detect_language
 from rag.retrieve.bm25 import BM25Index
 from rag.retrieve.hybrid import top_rows
+from rag.text.language import detect_language
 
 from .data import questions, recombined_passages
 from .report import Row, command
@@ -51,7 +51,7 @@ def _latencies(index: BM25Index, asked: list[tuple[str, str]], partial: bool) ->
     for question, lang in asked:
         started = time.perf_counter()
         scores = index.scores(question, lang)
-        if partial:  # what rag/retrieval.py's lexical_ranking does: only the top DEPTH are ordered
+        if partial:  # what rag/retrieve/hybrid.py's lexical_ranking does: only the top DEPTH are ordered
             top_rows(scores, DEPTH)
         else:  # the full sort it did before
             np.argsort(-scores, kind="stable")[:DEPTH]
@@ -93,7 +93,8 @@ def run(sizes: list[int], max_build_s: float = MAX_BUILD_SECONDS) -> tuple[list[
                 "bm25", f"{n:,} passages — **extrapolated** linearly from {last['n']:,} (build predicted over "
                 f"{max_build_s:.0f} s; measure it with --bm25-max-build-s 1000)",
                 f"build ~{last['build_s'] * ratio:.0f} s, held ~{last['held_bytes'] * ratio / 2**20:,.0f} MiB "
-                f"(peak ~{last['peak_bytes'] * ratio / 2**20:,.0f} MiB), query p50 ~{last['p50_ms_topk'] * ratio:.0f} ms, "
+                f"(peak ~{last['peak_bytes'] * ratio / 2**20:,.0f} MiB), "
+                f"query p50 ~{last['p50_ms_topk'] * ratio:.0f} ms, "
                 f"p95 ~{last['p95_ms_topk'] * ratio:.0f} ms with `top_rows` (a full argsort: p95 ~"
                 f"{last['p95_ms'] * ratio:.0f} ms)",
                 cmd, {"n": n, "extrapolated_from": last["n"]}))
@@ -108,7 +109,8 @@ def run(sizes: list[int], max_build_s: float = MAX_BUILD_SECONDS) -> tuple[list[
             f"build {figures['build_s']:.1f} s, held {figures['held_bytes'] / 2**20:,.0f} MiB (peak "
             f"{figures['peak_bytes'] / 2**20:,.0f} MiB during build), query p50 {figures['p50_ms_topk']:.1f} ms, "
             f"**p95 {figures['p95_ms_topk']:.1f} ms** ranking the top {DEPTH} with `top_rows` (a partition) as "
-            f"rag/retrieval.py does; with a full argsort: p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms",
+            f"rag/retrieve/hybrid.py does; with a full argsort: p50 {figures['p50_ms']:.1f} ms, "
+            f"p95 {figures['p95_ms']:.1f} ms",
             cmd, figures))
     notes = [
         f"Passages: recombined seed sentences (about 60 words each); queries: the {len(asked)} questions of "

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text.chunking import split_sentences
-from rag.config import RagConfig, load_config
-from rag.text.loading import load_documents
-
 from eval.items import load_items
+from rag.config import RagConfig, load_config
+from rag.text.chunking import split_sentences
+from rag.text.loading import load_documents
 
 log = logging.getLogger(__name__)
 

@@ -253,7 +253,8 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
             worst = min(figures[k] - base[k] for k in figures if "recall@5" in k)
             verdict = "reference" if backend == "torch" else ("within 0.01" if worst >= -0.01 else
                                                                f"**fails**: recall@5 drops {-worst:.3f}")
-            rows.append(Row("embed", f"eval hybrid recall, index and queries embedded by `embed_backend = \"{backend}\"`",
+            what = f"eval hybrid recall, index and queries embedded by `embed_backend = \"{backend}\"`"
+            rows.append(Row("embed", what,
                             ", ".join(f"{k} {v:.3f}" for k, v in figures.items()) + f" ({verdict})",
                             "`RAG_EMBED_BACKEND=" + backend + " python -m rag eval --modes hybrid --json`",
                             {"recall": figures}))
@@ -265,7 +266,7 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
         "keeps its fastest round, so that load from other processes falls on all routes alike.",
         "sentence-transformers' own `backend=\"onnx\"` needs optimum-onnx, whose current release pins "
         "transformers < 4.58 (this project pins 5.24): the ONNX route therefore exports the folder with "
-        "`torch.onnx.export` and runs it with onnxruntime directly (rag/onnx_model.py), same tokenizer.json, "
+        "`torch.onnx.export` and runs it with onnxruntime directly (rag/embed/onnx_runtime.py), same tokenizer.json, "
         "same mean pooling; parity with torch is checked at export.",
     ]
     return rows, notes

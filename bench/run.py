@@ -31,7 +31,8 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def run_part(part: str, sizes: list[int], with_eval: bool, bm25_max_build_s: float) -> tuple[list[Row], list[str], dict[str, Any]]:
+def run_part(part: str, sizes: list[int], with_eval: bool,
+             bm25_max_build_s: float) -> tuple[list[Row], list[str], dict[str, Any]]:
     extra: dict[str, Any] = {}
     if part == "embed":
         from . import embed as bench_embed
@@ -56,7 +57,8 @@ def run_part(part: str, sizes: list[int], with_eval: bool, bm25_max_build_s: flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=PARTS, help="run one part")
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"corpus sizes for ann and bm25 (default {DEFAULT_SIZES})")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES,
+                        help=f"corpus sizes for ann and bm25 (default {DEFAULT_SIZES})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON, Markdown and plot")
     parser.add_argument("--no-eval", action="store_true", help="embed: skip the recall check of each backend")
     parser.add_argument("--bm25-max-build-s", type=float, default=120.0,

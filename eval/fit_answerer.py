@@ -12,17 +12,23 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from rag.answer.extractive import (
+    ABSTAIN_FEATURES,
+    PARAMS_FILE,
+    SENTENCE_FEATURES,
+    AnswerParams,
+    Evidence,
+    prefer_typed_near_tie,
+)
 from rag.assistant import open_assistant
 from rag.config import load_config
-from rag.answer.extractive import (ABSTAIN_FEATURES, PARAMS_FILE, SENTENCE_FEATURES, AnswerParams, Evidence,
-                            prefer_typed_near_tie)
 
 from .items import QAItem, load_items
 from .validate import contains_answer
@@ -34,8 +40,9 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
     """Per question: candidate features, sentence labels, and what the abstention features need."""
     rows = []
     for item in items:
-        _, search_text, _, lang, qvec, candidates, answerer, _, _ = assistant._prepare(item.question, (), mode, None)
-        evidences = answerer.candidates(search_text, qvec, lang, candidates)
+        query = assistant._prepare(item.question, (), mode, None)
+        answerer, search_text, lang, candidates = query.state.answerer, query.searched, query.lang, query.candidates
+        evidences = answerer.candidates(search_text, query.vector, lang, candidates)
         labels = np.array([
             item.answerable and e.sentence.doc_id in item.gold_docs
             and any(contains_answer(e.sentence.text, a) for a in item.answers)
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             "qa_file": str(args.qa), "questions": len(items), "retrieval_mode": args.mode,
             "model": assistant.embedder.model_id,
             "chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "cross_validated": cv,
         }}
         PARAMS_FILE.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

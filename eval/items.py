@@ -27,7 +27,8 @@ class QAItem:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QAItem:
         return cls(
-            id=data["id"], lang=data["lang"].lower(), question=data["question"], answers=tuple(data.get("answers") or ()),
+            id=data["id"], lang=data["lang"].lower(), question=data["question"],
+            answers=tuple(data.get("answers") or ()),
             doc_id=data.get("doc_id"), alt_doc_ids=tuple(data.get("alt_doc_ids") or ()),
             evidence=data.get("evidence") or "", answerable=bool(data["answerable"]), kind=data.get("kind", "fact"),
         )

@@ -74,7 +74,8 @@ def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: st
         quotes_verbatim=verbatim,
         latency_ms=latency,
         extra={
-            "quoted_chars": sum(len(c.quote) for c in answer.citations) if answer.mode == "extractive" else len(answer.answer),
+            "quoted_chars": (sum(len(c.quote) for c in answer.citations) if answer.mode == "extractive"
+                             else len(answer.answer)),
             "answer_mode": answer.mode,
             "abstain_reason": answer.abstain_reason,
             "top_docs": [p.chunk.doc_id for p in ranked[:3]],

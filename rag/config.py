@@ -48,7 +48,7 @@ class RagConfig:
     sentence_context: bool = True
     # Sentences are embedded with this many preceding sentences, so "Elle a rappelé…" knows who "elle" is.
     sentence_window: int = 0
-    # FAISS index over the passage vectors: auto picks by corpus size (see rag/faiss_index.py).
+    # FAISS index over the passage vectors: auto picks by corpus size (see rag/index/vectors/faiss_index.py).
     index_kind: str = "auto"
     # faiss (in process) | qdrant (embedded in memory, or the server at qdrant_url).
     vector_store: str = "faiss"

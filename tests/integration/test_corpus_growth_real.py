@@ -14,8 +14,8 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.config import load_config
-from rag.index.store import load_generation
 from rag.index.build import build_index
+from rag.index.store import load_generation
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from eval.run import run_eval
 from eval.validate import validate_file
 from rag.assistant import Assistant
 from rag.config import RagConfig
-from rag.text.language import detect_language
 from rag.schema import Answer, Citation
+from rag.text.language import detect_language
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ pytest.importorskip("qdrant_client")
 from eval.items import load_items  # noqa: E402
 from eval.run import run_eval  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
+from rag.index.build import index_settings  # noqa: E402
 from rag.index.store import load_generation, save_generation  # noqa: E402
 from rag.index.vectors import VectorStoreOptions  # noqa: E402
-from rag.index.build import index_settings  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 
+from rag.answer.extractive import AnswerParams
 from rag.assistant import Assistant, is_follow_up, validate_question
 from rag.config import RagConfig
 from rag.errors import QuestionError
-from rag.answer.extractive import AnswerParams
 from rag.index.build import build_index
 from rag.text.language import unsupported_language_note
-
 from tests.fakes import HashingEmbedder
 
 LONG_FRENCH = ("Quels sujets les chefs d'état-major de la défense ont-ils abordés lors de la réunion ? " * 30).strip()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.run import parse_sizes
 from bench.ann import recall_at_k
 from bench.data import noisy_vectors, recombined_passages, seed_sentences
 from bench.embed import flops_per_passage
 from bench.report import Row, format_table
+from bench.run import parse_sizes
 from rag.embed.embedder import OnnxEncoder
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.schema import Chunk, Document
 from rag.text.chunking import chunk_document, sentences_of, split_sentences
 from rag.text.loading import load_documents
-from rag.schema import Chunk, Document
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SIZES = [(100, 0), (200, 30), (400, 60), (800, 120), (1500, 200)]

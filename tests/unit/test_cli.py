@@ -14,9 +14,8 @@ import pytest
 import rag.embed.embedder
 from rag.cli import _print_answer, main
 from rag.config import RagConfig, load_config
-from rag.index.store import current_generation, load_generation
 from rag.index.build import build_index
-
+from rag.index.store import current_generation, load_generation
 from tests.fakes import HashingEmbedder
 
 

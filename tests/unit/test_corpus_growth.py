@@ -15,10 +15,9 @@ import pytest
 from rag.assistant import Assistant, open_assistant
 from rag.config import RagConfig
 from rag.errors import CorpusError, IndexLockedError, IndexStaleError
-from rag.index.store import current_generation, load_generation, writer_lock
 from rag.index.build import build_index
+from rag.index.store import current_generation, load_generation, writer_lock
 from rag.text.loading import load_documents
-
 from tests.fakes import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]

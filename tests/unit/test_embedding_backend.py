@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
-from rag.embed import embedder as embedding
 from rag.config import BUNDLED_MODEL, load_config
+from rag.embed import embedder as embedding
 from rag.embed.embedder import SentenceTransformerEmbedder, preferred_backend
 from rag.errors import ModelError
 

@@ -13,7 +13,7 @@ from eval.metrics import summarise, summarise_by
 from eval.report import _failure_line, format_table
 from eval.run import parse_modes
 from rag.errors import RagError
-from tests.unit.test_metrics import GOLD, OTHER, FILLER, answered, item
+from tests.unit.test_metrics import FILLER, GOLD, OTHER, answered, item
 
 GOOD = {"id": "fr-001", "lang": "fr", "question": "Combien de pays ?", "answers": ["26 pays"], "doc_id": GOLD,
         "answerable": True}

@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.assistant import Assistant
-from rag.config import load_config
 from rag.answer.extractive import (
     ABSTAIN_FEATURES,
     PARAMS_FILE,
@@ -24,10 +22,11 @@ from rag.answer.extractive import (
     cognate_prefixes,
     prefer_typed_near_tie,
 )
+from rag.assistant import Assistant
+from rag.config import load_config
 from rag.index.build import build_index
 from rag.index.store import StoredIndex
 from rag.schema import Answer, ScoredChunk
-
 from tests.fakes import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
+from rag.answer.llm import OpenAIChatGenerator, make_generator
 from rag.config import LLMConfig
 from rag.errors import GeneratorError, UngroundedAnswerError
-from rag.answer.llm import OpenAIChatGenerator, make_generator
 from rag.schema import Answer
 from tests.llm_fakes import (
     RELEASE_A,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.errors import UngroundedAnswerError
 from rag.answer.grounding import build_messages, check_reply
+from rag.errors import UngroundedAnswerError
 from tests.llm_fakes import RELEASE_A, five_passages
 
 

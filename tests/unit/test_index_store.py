@@ -11,10 +11,9 @@ import pytest
 from rag.assistant import Assistant, ensure_index, open_assistant
 from rag.config import RagConfig
 from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from rag.index.build import build_index, index_settings
 from rag.index.store import KEEP_GENERATIONS, check_settings, current_generation, load_generation
 from rag.index.vectors.faiss_index import FAISS_FILE
-from rag.index.build import build_index, index_settings
-
 from tests.fakes import HashingEmbedder
 
 

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.assistant import ensure_index, open_assistant
 from rag.config import RagConfig, load_config
 from rag.errors import IndexStaleError
+from rag.index.build import build_index, index_settings
 from rag.index.store import load_generation, save_generation
 from rag.index.vectors import VectorStoreOptions
-from rag.assistant import ensure_index, open_assistant
-from rag.index.build import build_index, index_settings
-
 from tests.fakes import HashingEmbedder
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from rag.embed import convert as mc
-from rag.errors import ModelError, RagError
 from rag.embed.convert import BUNDLED_BIN_SHA256, ModelConversionError, dequantize_q4_0, tensor_digest
+from rag.errors import ModelError, RagError
 
 
 def _block(scale: float, nibbles: list[int]) -> bytes:

@@ -7,15 +7,15 @@ import hashlib
 import json
 from pathlib import Path
 
-from rag.text.chunking import chunk_document, sentences_of
 from rag.config import RagConfig
 from rag.index.build import TEXT_PIPELINE_VERSION
+from rag.text.chunking import chunk_document, sentences_of
 from rag.text.loading import load_documents
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 # TEXT_PIPELINE_VERSION -> digest of the output below for the bundled seeds. When the digest changes on purpose,
-# bump TEXT_PIPELINE_VERSION in rag/indexing.py and add its digest here.
+# bump TEXT_PIPELINE_VERSION in rag/index/build.py and add its digest here.
 OUTPUT_DIGESTS = {
     3: "1f9504d3174a9ee55d0f7f6dc4ed147bf6b57f4d910c3e81f0de3f25b30acb7e",
     # 4: an update stamp on the first line is no longer taken as the title (the seeds do not have one).
@@ -44,6 +44,6 @@ def test_the_text_pipeline_output_matches_its_version() -> None:
     recorded = OUTPUT_DIGESTS.get(TEXT_PIPELINE_VERSION)
     assert recorded == digest, (
         f"cleaning or chunking now turns the seeds into something else (digest {digest}) than text pipeline "
-        f"version {TEXT_PIPELINE_VERSION} did ({recorded}): bump TEXT_PIPELINE_VERSION in rag/indexing.py so that "
+        f"version {TEXT_PIPELINE_VERSION} did ({recorded}): bump TEXT_PIPELINE_VERSION in rag/index/build.py so that "
         f"existing indexes are rebuilt, and record the new digest in OUTPUT_DIGESTS"
     )

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexStaleError
-from rag.index.vectors import (VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index,
-                               open_vector_index)
+from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
 from rag.index.vectors.faiss_index import FAISS_FILE, FaissIndex
 
 REPO = Path(__file__).resolve().parents[2]
