@@ -23,6 +23,7 @@ class QAItem:
     evidence: str
     answerable: bool
     kind: str
+    split: str = ""  # "tune" or "test" for the bundled set (eval/split.json); empty for other files
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QAItem:
@@ -30,7 +31,7 @@ class QAItem:
             id=data["id"], lang=data["lang"].lower(), question=data["question"],
             answers=tuple(data.get("answers") or ()),
             doc_id=data.get("doc_id"), alt_doc_ids=tuple(data.get("alt_doc_ids") or ()),
-            evidence=data.get("evidence") or "", answerable=bool(data["answerable"]), kind=data.get("kind", "fact"),
+            evidence=data.get("evidence") or "", answerable=bool(data["answerable"]), kind=data.get("kind") or "fact",
         )
 
     @property

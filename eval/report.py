@@ -53,12 +53,19 @@ def format_table(report: dict[str, Any]) -> str:
     """The Markdown table of every metric by mode and language, as `rag eval` prints it."""
     lines = ["| mode | lang | n | " + _header(METRICS), "|" + "---|" * (len(METRICS) + 3)]
     for mode, groups in report["modes"].items():
-        # French and English first, then any other language of the file, then the overall row.
-        others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind"))
-        for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]:
-            row = groups[group]
-            lines.append(f"| {mode} | {group} | {row['n']} | " + _cells(METRICS, row))
+        # The frozen test part first (nothing was tuned on it), then tune, then the whole run.
+        for split in ("test", "tune"):
+            if split in groups.get("by_split", {}):
+                lines += _language_rows(mode, groups["by_split"][split], f"{split} ")
+        lines += _language_rows(mode, groups, "")
     return "\n".join(lines)
+
+
+def _language_rows(mode: str, groups: dict[str, Any], prefix: str) -> list[str]:
+    """French and English first, then any other language of the file, then the overall row."""
+    others = sorted(g for g in groups if g not in ("fr", "en", "overall", "by_kind", "by_split"))
+    return [f"| {mode} | {prefix}{group} | {groups[group]['n']} | " + _cells(METRICS, groups[group])
+            for group in [g for g in ("fr", "en") if g in groups] + others + ["overall"]]
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -107,7 +114,9 @@ def before_after_sections(baseline: dict[str, Any], report: dict[str, Any]) -> l
         return lines + ["The baseline measured none of this run's modes.", ""]
     for mode in shared:
         old, new = baseline["modes"][mode], report["modes"][mode]
-        rows = [(g, old.get(g), new.get(g)) for g in ("fr", "en", "overall")]
+        rows = [(f"{split} {g}", old.get("by_split", {}).get(split, {}).get(g), row.get(g))
+                for split, row in sorted(new.get("by_split", {}).items(), reverse=True) for g in ("fr", "en")]
+        rows += [(g, old.get(g), new.get(g)) for g in ("fr", "en", "overall")]
         rows += [(f"kind: {k}", old.get("by_kind", {}).get(k), row) for k, row in new.get("by_kind", {}).items()]
         lines += [f"### {mode}", "", "| group | " + _header(COMPARED), "|" + "---|" * (len(COMPARED) + 1)]
         for group, before, after in rows:

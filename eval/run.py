@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from rag.schema import RETRIEVAL_MODES
 from .items import QAItem, check_releases_indexed, load_items
 from .metrics import Outcome, summarise, summarise_by
 from .report import format_table, write_report
+from .split import SPLIT_PATH, SplitError, load_split, split_problems
 from .validate import DEFAULT_QA_PATH
 
 RETRIEVAL_DEPTH = 10
@@ -97,7 +99,30 @@ def run_eval(assistant: Assistant, items: list[QAItem], modes: list[str], answer
         outcomes_by_mode[mode] = outcomes
         report["modes"][mode] = {"overall": summarise(outcomes), **summarise_by(outcomes, "lang"),
                                  "by_kind": summarise_by(outcomes, "kind")}
+        splits = sorted({o.item.split for o in outcomes if o.item.split})
+        if len(splits) > 1:
+            report["modes"][mode]["by_split"] = {
+                split: {"overall": summarise(part), **summarise_by(part, "lang")}
+                for split in splits for part in [[o for o in outcomes if o.item.split == split]]
+            }
     return report, outcomes_by_mode
+
+
+def with_split(items: list[QAItem], split: str, bundled: bool) -> list[QAItem]:
+    """The bundled set's items labelled with their part of the frozen split, keeping only `split` (or all)."""
+    if not bundled:
+        if split != "all":
+            raise RagError("--split needs the bundled question set (eval/qa.jsonl with eval/split.json)")
+        return items
+    try:
+        frozen = load_split()
+    except SplitError as exc:
+        raise RagError(str(exc)) from exc
+    problems = split_problems([item.id for item in items], frozen)
+    if problems:
+        raise RagError(f"{SPLIT_PATH}: " + "; ".join(problems[:5]) + ("…" if len(problems) > 5 else ""))
+    labelled = [replace(item, split=frozen.part_of(item.id) or "") for item in items]
+    return [item for item in labelled if split == "all" or item.split == split]
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
@@ -114,7 +139,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
 def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
     modes = parse_modes(args.modes)
     qa_path = args.qa or DEFAULT_QA_PATH
-    items = load_items(qa_path)
+    items = with_split(load_items(qa_path), getattr(args, "split", "all"), bundled=args.qa is None)
     baseline = load_baseline(args.baseline) if getattr(args, "baseline", None) else None
     assistant = open_assistant(config, build=not args.no_build)
     check_releases_indexed(items, set(assistant.stored.documents))
@@ -124,7 +149,9 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
     report["index"] = {"generation": status.generation, "documents": status.documents, "chunks": status.chunks,
                        "chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "top_k": config.top_k}
     report["qa_file"] = _shown(qa_path)
-    report["command"] = " ".join(["rag eval", f"--qa {_shown(qa_path)}", f"--modes {','.join(modes)}",
+    report["split"] = getattr(args, "split", "all")
+    report["command"] = " ".join(["rag eval", f"--qa {_shown(qa_path)}", f"--split {report['split']}",
+                                  f"--modes {','.join(modes)}",
                                   *([f"--answer-mode {args.answer_mode}"] if args.answer_mode else []),
                                   *([f"--baseline {args.baseline}"] if getattr(args, "baseline", None) else []),
                                   *([f"--out {args.out}"] if args.out else [])])

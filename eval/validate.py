@@ -19,7 +19,9 @@ EXPECTED_KEYS: frozenset[str] = frozenset(
     {"id", "lang", "question", "answers", "doc_id", "alt_doc_ids", "evidence", "answerable", "kind"}
 )
 LANGS: frozenset[str] = frozenset({"fr", "en"})
-KINDS: frozenset[str] = frozenset({"fact", "paraphrase", "number", "date", "multi", "unanswerable"})
+KINDS: frozenset[str] = frozenset({"fact", "paraphrase", "number", "date", "multi", "unanswerable", "near_miss"})
+# A near miss names people, meetings and dates that a release holds and asks for something it never states.
+UNANSWERABLE_KINDS: frozenset[str] = frozenset({"unanswerable", "near_miss"})
 MAX_ANSWERS: int = 3
 ID_PATTERN: re.Pattern[str] = re.compile(r"^(fr|en)-\d{3}$")
 
@@ -65,12 +67,16 @@ def _is_str_list(value: Any) -> bool:
 def _check_types(obj: dict[str, Any]) -> list[str]:
     """Type problems of the keys the record has (missing keys are reported elsewhere)."""
     problems: list[str] = []
-    for key in ("id", "lang", "question", "evidence", "kind"):
+    for key in ("id", "lang", "question"):
         if key in obj and not isinstance(obj[key], str):
             problems.append(f"{key} must be a string")
+    # Optional fields may be null: an unanswerable record has no evidence, no other releases, no answers.
+    for key in ("evidence", "kind"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            problems.append(f"{key} must be a string or null")
     for key in ("answers", "alt_doc_ids"):
-        if key in obj and not _is_str_list(obj[key]):
-            problems.append(f"{key} must be a list of strings")
+        if obj.get(key) is not None and not _is_str_list(obj[key]):
+            problems.append(f"{key} must be a list of strings or null")
     if obj.get("doc_id") is not None and not isinstance(obj["doc_id"], str):
         problems.append("doc_id must be a string or null")
     if "answerable" in obj and not isinstance(obj["answerable"], bool):
@@ -94,7 +100,7 @@ def runner_problems(obj: Any) -> list[str]:
         return problems
     if not obj["lang"].strip():
         problems.append("lang is empty")
-    if obj["answerable"] and (not obj["answers"] or not obj["doc_id"]):
+    if obj["answerable"] and (not obj.get("answers") or not obj["doc_id"]):
         problems.append("an answerable question needs answers and a doc_id (it could only score zero)")
     return problems
 
@@ -104,11 +110,11 @@ def _check_record(obj: dict[str, Any], docs: dict[str, str]) -> list[str]:
     problems: list[str] = []
     qid: str = obj["id"]
     lang: str = obj["lang"]
-    kind: str = obj["kind"]
-    answers: list[str] = obj["answers"]
+    kind: str = obj["kind"] or ""
+    answers: list[str] = obj["answers"] or []
     doc_id: str | None = obj["doc_id"]
-    alt_doc_ids: list[str] = obj["alt_doc_ids"]
-    evidence: str = obj["evidence"]
+    alt_doc_ids: list[str] = obj["alt_doc_ids"] or []
+    evidence: str = obj["evidence"] or ""
 
     if lang not in LANGS:
         problems.append(f"lang {lang!r} not in {sorted(LANGS)}")
@@ -130,12 +136,12 @@ def _check_record(obj: dict[str, Any], docs: dict[str, str]) -> list[str]:
             problems.append("unanswerable question must have no alt_doc_ids")
         if evidence:
             problems.append("unanswerable question must have empty evidence")
-        if kind in KINDS and kind != "unanswerable":
-            problems.append(f"unanswerable question must have kind 'unanswerable', not {kind!r}")
+        if kind in KINDS and kind not in UNANSWERABLE_KINDS:
+            problems.append(f"unanswerable question must have kind 'unanswerable' or 'near_miss', not {kind!r}")
         return problems
 
-    if kind == "unanswerable":
-        problems.append("kind 'unanswerable' requires answerable false")
+    if kind in UNANSWERABLE_KINDS:
+        problems.append(f"kind {kind!r} requires answerable false")
     if not 1 <= len(answers) <= MAX_ANSWERS:
         problems.append(f"answerable question needs 1-{MAX_ANSWERS} answers, got {len(answers)}")
     if any(not normalize_for_match(a) for a in answers):

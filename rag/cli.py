@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ev)
     ev.add_argument("--qa", type=Path, help="Q&A file (JSON Lines; default: the bundled eval/qa.jsonl)")
     ev.add_argument("--modes", default="dense,lexical,hybrid", help="comma-separated retrieval modes")
+    ev.add_argument("--split", choices=["all", "tune", "test"], default="all",
+                    help="part of the bundled set's frozen split to run (default all; the report shows each part)")
     ev.add_argument("--answer-mode", choices=["extractive", "llm"], help="answer mode")
     ev.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     ev.add_argument("--out", type=Path, help="folder for the Markdown report, PNG charts and results.json")
