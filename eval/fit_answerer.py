@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -30,10 +31,13 @@ from rag.answer.extractive import (
 from rag.assistant import open_assistant
 from rag.config import load_config
 
+from .generate import generate
 from .items import QAItem, load_items
+from .run import with_split
 from .validate import contains_answer
 
 MAX_FALSE_ABSTAIN = 0.05
+WELL_SUPPORTED_PRECISION = 0.95
 
 
 def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyped-def]
@@ -68,12 +72,18 @@ def abstain_row(row, weights: np.ndarray, type_tie_margin: float) -> tuple[np.nd
 
 
 def fit_sentence_weights(rows) -> np.ndarray:  # type: ignore[no-untyped-def]
-    # Features are centred within each question: a linear score ranks a question's sentences the same
-    # way with or without a per-question offset, and the fit then learns only what separates them.
-    useful = [r for r in rows if r[0].answerable and r[2].any()]
-    x = np.vstack([np.array([e.features for e in r[1]]) - np.mean([e.features for e in r[1]], axis=0) for r in useful])
-    y = np.concatenate([r[2] for r in useful])
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
+    """Pairwise: within each question, every sentence holding the answer against every one that does not
+    (a linear score only has to order a question's sentences; RankSVM-style logistic on differences)."""
+    useful = [r for r in rows if r[0].answerable and r[2].any() and not r[2].all()]
+    differences = []
+    for _, evidences, labels, *_ in useful:
+        features = np.array([e.features for e in evidences])
+        positives, negatives = features[labels], features[~labels]
+        differences.append((positives[:, None, :] - negatives[None, :, :]).reshape(-1, features.shape[1]))
+    x = np.vstack(differences)
+    x = np.vstack([x, -x])
+    y = np.concatenate([np.ones(len(x) // 2, bool), np.zeros(len(x) // 2, bool)])
+    model = LogisticRegression(C=1.0, fit_intercept=False, max_iter=5000)
     model.fit(x, y)
     return model.coef_[0]
 
@@ -92,34 +102,67 @@ def fit_abstention(rows, weights: np.ndarray,  # type: ignore[no-untyped-def]
     return float(model.intercept_[0]), model.coef_[0], threshold
 
 
+def fit_confidence(rows, weights: np.ndarray,  # type: ignore[no-untyped-def]
+                   type_tie_margin: float) -> tuple[float, np.ndarray]:
+    """A logistic model of "the best sentence answers the question" (unanswerable questions count as wrong)
+    over the abstention features: the confidence an answer is shown with."""
+    pairs = [abstain_row(r, weights, type_tie_margin) for r in rows]
+    x = np.vstack([features for features, _ in pairs])
+    y = np.array([r[0].answerable and correct for r, (_, correct) in zip(rows, pairs)])
+    model = LogisticRegression(C=1.0, max_iter=5000)
+    model.fit(x, y)
+    return float(model.intercept_[0]), model.coef_[0]
+
+
 def probability(bias: float, coef: np.ndarray, x: np.ndarray) -> float:
     return float(1 / (1 + np.exp(-(bias + x @ coef))))
 
 
 def cross_validate(rows, type_tie_margin: float, folds: int = 5,  # type: ignore[no-untyped-def]
-                   fixed_weights: np.ndarray | None = None):
+                   fixed_weights: np.ndarray | None = None, extra_rows=()):
+    """Scores each tune question with a rule fitted on the other folds (plus `extra_rows`, the generated
+    questions, which are never scored)."""
     groups = [r[0].id for r in rows]
     results = []
     for train, test in GroupKFold(n_splits=folds).split(rows, groups=groups):
-        train_rows = [rows[i] for i in train]
+        train_rows = [rows[i] for i in train] + list(extra_rows)
         weights = fixed_weights if fixed_weights is not None else fit_sentence_weights(train_rows)
         bias, coef, threshold = fit_abstention(train_rows, weights, type_tie_margin)
+        confidence_bias, confidence_coef = fit_confidence(train_rows, weights, type_tie_margin)
         for i in test:
             x, correct = abstain_row(rows[i], weights, type_tie_margin)
             abstained = probability(bias, coef, x) < threshold
-            results.append((rows[i][0], correct, abstained))
-    summary = {}
+            results.append((rows[i][0], correct, abstained, probability(confidence_bias, confidence_coef, x)))
+    summary: dict[str, Any] = {}
     for lang in ("fr", "en", "overall"):
         chosen = [r for r in results if lang == "overall" or r[0].lang == lang]
         answerable = [r for r in chosen if r[0].answerable]
         unanswerable = [r for r in chosen if not r[0].answerable]
         summary[lang] = {
-            "best_sentence_holds_answer": round(float(np.mean([c for _, c, _ in answerable])), 3),
-            "answered_correctly": round(float(np.mean([c and not a for _, c, a in answerable])), 3),
-            "false_abstain": round(float(np.mean([a for _, _, a in answerable])), 3),
-            "abstain_unanswerable": round(float(np.mean([a for _, _, a in unanswerable])), 3) if unanswerable else None,
+            "best_sentence_holds_answer": round(float(np.mean([c for _, c, _, _ in answerable])), 3),
+            "answered_correctly": round(float(np.mean([c and not a for _, c, a, _ in answerable])), 3),
+            "false_abstain": round(float(np.mean([a for _, _, a, _ in answerable])), 3),
+            "abstain_unanswerable": (round(float(np.mean([a for _, _, a, _ in unanswerable])), 3)
+                                     if unanswerable else None),
         }
+    # What a reader can rely on: the answers given at a confidence of at least t, and how many are right.
+    scored = [(p, bool(item.answerable and correct)) for item, correct, abstained, p in results if not abstained]
+    summary["well_supported"] = well_supported_threshold(scored, sum(r[0].answerable for r in results))
     return summary
+
+
+def well_supported_threshold(scored: list[tuple[float, bool]], answerable: int,
+                             precision: float = WELL_SUPPORTED_PRECISION) -> dict[str, float | None]:
+    """The lowest confidence at which the answers at or above it are right at least `precision` of the time
+    (cross-validated probabilities, so no question judges the rule fitted on it), with its coverage of the
+    answerable questions; None when no threshold reaches it."""
+    best: dict[str, float | None] = {"threshold": None, "precision": None, "coverage": 0.0}
+    for t in sorted({p for p, _ in scored}):
+        kept = [right for p, right in scored if p >= t]
+        if kept and np.mean(kept) >= precision:
+            return {"threshold": round(float(t), 4), "precision": round(float(np.mean(kept)), 3),
+                    "coverage": round(sum(kept) / max(answerable, 1), 3)}
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,20 +170,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qa", type=Path, default=Path("eval/qa.jsonl"))
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--write", action="store_true", help=f"save the fitted parameters to {PARAMS_FILE}")
+    parser.add_argument("--generated", action="store_true",
+                        help="also train on questions generated from the corpus (python -m eval.generate)")
     parser.add_argument("--fit-sentences", action="store_true",
                         help="also fit the sentence weights (default: keep the hand-set ones, which did as well)")
     args = parser.parse_args(argv)
     config = load_config()
     assistant = open_assistant(config, build=True)
-    items = load_items(args.qa)
+    # Fitted and cross-validated on the tune part only: the test part is reported, never fitted on.
+    items = with_split(load_items(args.qa), "tune", bundled=True)
     rows = collect(assistant, items, args.mode)
+    extra = []
+    if args.generated:
+        generated = generate(assistant.stored.documents, assistant.stored.sentences)
+        extra = collect(assistant, [QAItem.from_dict(asdict(q)) for q in generated], args.mode)
     current = AnswerParams.load()
     fixed = None if args.fit_sentences else current.sentence_vector()
-    cv = cross_validate(rows, current.type_tie_margin, fixed_weights=fixed)
+    cv = cross_validate(rows, current.type_tie_margin, fixed_weights=fixed, extra_rows=extra)
     print("cross-validated (5 folds by question):")
     print(json.dumps(cv, indent=2))
-    weights = fixed if fixed is not None else fit_sentence_weights(rows)
-    bias, coef, threshold = fit_abstention(rows, weights, current.type_tie_margin)
+    weights = fixed if fixed is not None else fit_sentence_weights(rows + extra)
+    bias, coef, threshold = fit_abstention(rows + extra, weights, current.type_tie_margin)
+    confidence_bias, confidence_coef = fit_confidence(rows + extra, weights, current.type_tie_margin)
+    well_supported = cv["well_supported"]["threshold"]
     params = AnswerParams(
         sentence_weights={n: round(float(w), 4) for n, w in zip(SENTENCE_FEATURES, weights)},
         abstain_bias=round(bias, 4),
@@ -149,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         second_sentence_margin=current.second_sentence_margin,
         type_tie_margin=current.type_tie_margin,
         candidate_passages=current.candidate_passages,
+        confidence_bias=round(confidence_bias, 4),
+        confidence_weights={n: round(float(w), 4) for n, w in zip(ABSTAIN_FEATURES, confidence_coef)},
+        well_supported_threshold=round(well_supported, 4) if well_supported is not None else 1.01,
     )
     print("fitted on all questions:")
     print(json.dumps(asdict(params), indent=2))

@@ -40,6 +40,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("quote_faithfulness"),
     Metric("abstain_unanswerable", in_chart=True),
     Metric("false_abstain", higher_is_better=False, in_chart=True),
+    Metric("well_supported_precision"),
+    Metric("well_supported_coverage"),
     Metric("mean_answer_chars", decimals=1, higher_is_better=False),
     Metric("latency_p50_ms", decimals=1, higher_is_better=False),
     Metric("latency_p95_ms", decimals=1, higher_is_better=False, in_before_after=False),
@@ -109,6 +111,11 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "quote_faithfulness": _mean(1.0 if ok else 0.0 for ok in quotes),
         "abstain_unanswerable": _mean(1.0 if o.abstained else 0.0 for o in unanswerable),
         "false_abstain": _mean(1.0 if o.abstained else 0.0 for o in answerable),
+        # Answers labelled "well supported": how often they are right, and what share of the answerable they cover.
+        "well_supported_precision": _mean(1.0 if o.item.answerable and o.answer_correct else 0.0
+                                          for o in answered if o.extra.get("well_supported")),
+        "well_supported_coverage": _mean(1.0 if o.extra.get("well_supported") and not o.abstained else 0.0
+                                         for o in answerable),
         "mean_answer_chars": _mean(float(o.extra.get("quoted_chars", len(o.answer_text))) for o in answered),
         "latency_p50_ms": _percentile(latencies, 50),
         "latency_p95_ms": _percentile(latencies, 95),

@@ -37,6 +37,7 @@ def write_report(out_dir: Path, report: dict[str, Any], outcomes: dict[str, list
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
     _chart(out_dir / "modes.png", report)
+    _confidence_chart(out_dir / "confidence.png", outcomes)
     if baseline is not None:
         _before_after_chart(out_dir / "before_after.png", baseline, report)
 
@@ -133,6 +134,44 @@ def _before_after_chart(path: Path, baseline: dict[str, Any], report: dict[str, 
     if shared:
         mode = "hybrid" if "hybrid" in shared else shared[0]
         _grouped_bars(path, [("before", baseline["modes"][mode]), ("after", report["modes"][mode])], f"{mode}, ")
+
+
+def confidence_curve(outcomes: list[Outcome]) -> list[tuple[float, float, float]]:
+    """(threshold, precision, coverage) for each confidence the answers were given with: answering only at or
+    above it, how often the answer is right, and what share of the answerable questions is answered right."""
+    answered = sorted((o for o in outcomes if not o.abstained and o.extra.get("confidence") is not None),
+                      key=lambda o: -float(o.extra["confidence"]))
+    answerable = sum(o.item.answerable for o in outcomes) or 1
+    curve, right = [], 0
+    for kept, outcome in enumerate(answered, start=1):
+        right += outcome.item.answerable and outcome.answer_correct
+        curve.append((float(outcome.extra["confidence"]), right / kept, right / answerable))
+    return curve
+
+
+def _confidence_chart(path: Path, outcomes: dict[str, list[Outcome]]) -> None:
+    """Precision against coverage per language, on the test part when the run has one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for mode, mode_outcomes in outcomes.items():
+        part = [o for o in mode_outcomes if o.item.split == "test"] or mode_outcomes
+        for lang in ("fr", "en"):
+            curve = confidence_curve([o for o in part if o.item.lang == lang])
+            if curve:
+                ax.plot([c for _, _, c in curve], [p for _, p, _ in curve], label=f"{mode} {lang}")
+    ax.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("coverage (answerable questions answered right)")
+    ax.set_ylabel("precision of the answers kept")
+    ax.set_title("Answering only above a confidence (test part)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _chart(path: Path, report: dict[str, Any]) -> None:

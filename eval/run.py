@@ -82,6 +82,8 @@ def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: st
             "abstain_reason": answer.abstain_reason,
             "top_docs": [p.chunk.doc_id for p in ranked[:3]],
             "note": answer.note,
+            "confidence": answer.confidence,
+            "well_supported": answer.well_supported,
         },
     )
 
@@ -163,6 +165,6 @@ def run_cli(args: argparse.Namespace, config: RagConfig) -> int:
     else:
         print(format_table(report))
         if args.out:
-            charts = "modes.png and before_after.png" if baseline is not None else "modes.png"
+            charts = "modes.png, confidence.png" + (" and before_after.png" if baseline is not None else "")
             print(f"report written to {args.out}/report.md, {args.out}/results.json and {args.out}/{charts}")
     return 0

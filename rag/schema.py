@@ -84,6 +84,12 @@ class Answer:
     context_question: str | None = None
     unsupported_sentences: tuple[str, ...] = ()
     abstain_reason: str | None = None
+    # Probability that the quoted sentence answers the question, fitted on questions the rule was not fitted on
+    # (None when no answer was given); "well supported" above the threshold chosen for 95% precision.
+    confidence: float | None = None
+    well_supported: bool = False
+    # Below that threshold: the runner-up sentence, cited, for the reader to compare (not part of the answer).
+    alternative: Citation | None = None
 
     @property
     def abstained(self) -> bool:
@@ -115,4 +121,7 @@ class Answer:
             "context_question": self.context_question,
             "unsupported_sentences": list(self.unsupported_sentences),
             "abstain_reason": self.abstain_reason,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "well_supported": self.well_supported,
+            "alternative": asdict(self.alternative) if self.alternative else None,
         }

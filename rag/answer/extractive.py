@@ -111,6 +111,11 @@ class AnswerParams:
     # A sentence this close to the best one, holding the kind of answer asked for, wins the near-tie.
     type_tie_margin: float = 0.1
     candidate_passages: int = 10
+    # The probability that an answer is right (a logistic model over the abstention features, fitted to
+    # "the quoted sentence holds the answer"), and the confidence above which answers are called well supported.
+    confidence_bias: float = 0.0
+    confidence_weights: dict[str, float] = field(default_factory=dict)
+    well_supported_threshold: float = 1.01  # never, until fitted
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> AnswerParams:
@@ -134,6 +139,11 @@ class Evidence:
 
     def feature(self, name: str) -> float:
         return float(self.features[SENTENCE_FEATURES.index(name)])
+
+
+def _logistic(bias: float, weights: dict[str, float], features: dict[str, float]) -> float:
+    z = bias + sum(weight * features.get(name, 0.0) for name, weight in weights.items())
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 @dataclass(frozen=True)
@@ -375,8 +385,12 @@ class ExtractiveAnswerer:
 
     def answerable_probability(self, features: dict[str, float]) -> float:
         p = self.params
-        z = p.abstain_bias + sum(weight * features.get(name, 0.0) for name, weight in p.abstain_weights.items())
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return _logistic(p.abstain_bias, p.abstain_weights, features)
+
+    def confidence(self, features: dict[str, float]) -> float:
+        """Probability that the best sentence answers the question (what the reader is told)."""
+        p = self.params
+        return _logistic(p.confidence_bias, p.confidence_weights, features)
 
     def rerank(self, ranked: Sequence[Evidence], passages: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
         """Passages ordered by their best sentence: the passage that holds the answer comes first."""
@@ -408,10 +422,20 @@ class ExtractiveAnswerer:
         chosen = self.choose_sentences(ranked)
         citations = tuple(self._cite(marker, e.sentence) for marker, e in enumerate(chosen, start=1))
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
+        confidence = self.confidence(features)
+        well_supported = confidence >= self.params.well_supported_threshold
+        alternative = None if well_supported else self._runner_up(ranked, chosen, len(citations) + 1)
         return Answer(
             question=question, answer=f"{ANSWER_FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
-            citations=citations, passages=tuple(shown),
+            citations=citations, passages=tuple(shown), confidence=confidence, well_supported=well_supported,
+            alternative=alternative,
         )
+
+    def _runner_up(self, ranked: Sequence[Evidence], chosen: Sequence[Evidence], marker: int) -> Citation | None:
+        """The best sentence not quoted (and not a copy of one quoted): what to compare against a doubtful answer."""
+        quoted = {fold_case_and_accents(e.sentence.text) for e in chosen}
+        other = next((e for e in ranked if fold_case_and_accents(e.sentence.text) not in quoted), None)
+        return self._cite(marker, other.sentence) if other else None
 
     def choose_sentences(self, ranked: Sequence[Evidence]) -> list[Evidence]:
         """The best sentence, and the sentences that score within `second_sentence_margin` of it (up to
