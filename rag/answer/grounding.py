@@ -437,11 +437,7 @@ def unsupported_reason(sentence: str, cited: Sequence[ScoredChunk], lang: str | 
         if len(claim_words & quoted_words) < (len(claim_words) + 1) // 2:
             return f"says around its quotation what the quotation does not ({', '.join(sorted(claim_words))})"
         return None
-    held = [_held_facts(p.chunk.text) for p in quoting]
-    missing = _missing_facts(stated, _Facts(frozenset().union(*(h.names for h in held)),
-                                            frozenset().union(*(h.numbers for h in held)),
-                                            frozenset().union(*(h.months for h in held)),
-                                            frozenset().union(*(h.acronyms for h in held))), cognates=True)
+    missing = _missing_facts(stated, _held_facts("\n".join(p.chunk.text for p in quoting)), cognates=True)
     if missing:
         return f"states what the passage it quotes does not hold ({', '.join(missing)})"
     return None
