@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from rag.config import RagConfig, load_config
 from rag.errors import QuestionError, RagError
@@ -97,11 +98,17 @@ def _config(args: argparse.Namespace) -> RagConfig:
     return config
 
 
-def _print_answer(answer_dict: dict, stream=sys.stdout) -> None:  # type: ignore[type-arg]
+def _print_answer(answer_dict: dict, stream: TextIO | None = None) -> None:  # type: ignore[type-arg]
+    """The answer, a warning listing its unsupported sentences, its note, then one line per citation."""
+    stream = stream or sys.stdout  # looked up at each call: a default would keep the stdout of import time
     print(answer_dict["answer"], file=stream)
+    words = citation_words(answer_dict.get("lang", "en"))
+    if answer_dict.get("unsupported_sentences"):
+        print(f"⚠ {words['unsupported']}", file=stream)
+        for sentence in answer_dict["unsupported_sentences"]:
+            print(f"  ✗ {sentence}", file=stream)
     if answer_dict.get("note"):
         print(f"({answer_dict['note']})", file=stream)
-    words = citation_words(answer_dict.get("lang", "en"))
     if answer_dict.get("context_question"):
         print(f"({words['follow_up'].format(question=answer_dict['context_question'])})", file=stream)
     for c in answer_dict["citations"]:

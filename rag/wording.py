@@ -9,12 +9,14 @@ CITATION_WORDS = {
         "no_date": "sans date",
         "chars": "caractères {start}–{end}",
         "follow_up": "Question lue comme la suite de : « {question} »",
+        "unsupported": "Phrases non étayées par les passages cités :",
     },
     "en": {
         "untitled": "(untitled release)",
         "no_date": "no date",
         "chars": "characters {start}–{end}",
         "follow_up": "Read as a follow-up to: “{question}”",
+        "unsupported": "Sentences not supported by the cited passages:",
     },
 }
 

@@ -80,8 +80,9 @@ class OpenAIChatGenerator:
             raise GeneratorError(f"{self.llm.model} at {self.llm.base_url} returned an empty answer")
         checked = check_reply(reply, question, passages, lang)
         finish = next((p.finish_reason for p in reversed(pieces) if p.finish_reason), None)
-        note = (f"the LLM answer was cut at llm.max_tokens ({self.llm.max_tokens}); the last sentence may be incomplete"
-                if finish == "length" else None)
+        cut = (f"the LLM answer was cut at llm.max_tokens ({self.llm.max_tokens}); the last sentence may be incomplete"
+               if finish == "length" else None)
+        note = "; ".join(n for n in (cut, checked.note) if n) or None
         return Answer(question=question, answer=checked.text, mode="llm", lang=lang, citations=checked.citations,
                       passages=tuple(passages), note=note, unsupported_sentences=checked.unsupported_sentences)
 
