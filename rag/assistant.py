@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from rag.answer.extractive import AnswerParams, ExtractiveAnswerer
 from rag.config import RagConfig
 from rag.errors import (
     GeneratorError,
+    IndexLockedError,
     IndexMissingError,
     QuestionError,
     RagError,
@@ -22,7 +23,14 @@ from rag.errors import (
 )
 from rag.index.build import BuildReport, build_index, index_settings
 from rag.index.freshness import check_fresh
-from rag.index.store import StoredIndex, VectorStoreOptions, check_settings, current_generation, load_generation
+from rag.index.store import (
+    StoredIndex,
+    VectorStoreOptions,
+    check_settings,
+    current_generation,
+    load_generation,
+    lock_holder,
+)
 from rag.protocols import Embedder, Generator
 from rag.retrieve.hybrid import HybridRetriever
 from rag.schema import Answer, ScoredChunk
@@ -82,9 +90,11 @@ def open_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool = T
     """Load the current generation and check it against the configuration and the releases, once; build a new
     one when it is missing or stale and that is allowed. The one place a start loads and checks the index."""
     store = VectorStoreOptions.from_config(config)
+    settings = index_settings(config, embedder)
+    stored: StoredIndex | None = None
     try:
         stored = load_generation(config.index_dir, store=store)
-        check_fresh(stored, config, index_settings(config, embedder))
+        check_fresh(stored, config, settings)
         return OpenedIndex(stored)
     except IndexMissingError:
         if not build_if_missing:
@@ -94,7 +104,16 @@ def open_index(config: RagConfig, embedder: Embedder, rebuild_if_stale: bool = T
         if not rebuild_if_stale:
             raise
         log.warning("%s -- rebuilding now", exc)
-    report = build_index(config, embedder)
+    try:
+        report = build_index(config, embedder)
+    except IndexLockedError:
+        # Another process is writing the next generation: the published one is complete and built with these
+        # settings, so it answers until the writer publishes (Assistant.refresh switches then).
+        if stored is None or stored.manifest.get("settings") != asdict(settings):
+            raise
+        log.warning("the index is being updated by %s; answering from generation %s until it is published",
+                    lock_holder(config.index_dir), stored.generation)
+        return OpenedIndex(stored)
     # Built just now from this configuration: fresh by construction.
     return OpenedIndex(load_generation(config.index_dir, store=store), report)
 

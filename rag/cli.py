@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     remove = sub.add_parser("remove", help="remove releases from the index by document id")
     _common(remove)
-    remove.add_argument("doc_ids", nargs="+", help="document ids, as cited in answers")
+    remove.add_argument("doc_ids", nargs="+",
+                        help="document ids, as cited in answers (or a source file or folder, to drop it)")
 
     ask = sub.add_parser("ask", help="answer one question (or start an interactive loop without one)")
     _common(ask)
@@ -141,6 +142,10 @@ def cmd_index(args: argparse.Namespace, config: RagConfig) -> int:
             print(f"  {label}: {', '.join(ids)}")
     for skipped in report.skipped:
         print(f"  skipped {skipped.source}: {skipped.reason}")
+    if report.dropped_sources:
+        print(f"  sources dropped: {', '.join(report.dropped_sources)}")
+    if report.skipped_before:
+        print(f"  {len(report.skipped_before)} file(s) skipped as in the last build, unchanged since")
     timings = {"model_load": load_s, **report.timings_s}
     print("  timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
     return 1 if report.skipped else 0

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rag.config import RagConfig
 from rag.errors import CorpusError, RagError
-from rag.index.freshness import corpus_moved, resolved_path
+from rag.index.freshness import corpus_moved, recorded_stamps, resolved_path, stamps_record
 from rag.index.store import IndexSettings, StoredIndex, load_generation, save_generation, writer_lock
 from rag.index.vectors import VectorStoreOptions
 from rag.protocols import Embedder
 from rag.schema import Chunk, Document, Sentence
 from rag.text.chunking import chunk_document, sentences_of
 from rag.text.dates import readable_date
-from rag.text.loading import SkippedSource, load_documents, source_fingerprint
+from rag.text.loading import (
+    FileStamp,
+    SkippedSource,
+    is_tagged_id,
+    load_documents,
+    stamp_sources,
+    stamps_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +49,7 @@ def _with_preceding(sentences: list[Sentence], index: int, window: int) -> str:
 
 
 # Bump when cleaning, metadata extraction, sentence splitting or chunking changes what a file becomes.
-TEXT_PIPELINE_VERSION = 5
+TEXT_PIPELINE_VERSION = 6
 
 
 def index_settings(config: RagConfig, embedder: Embedder) -> IndexSettings:
@@ -62,7 +72,10 @@ class BuildReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    skipped: list[SkippedSource] = field(default_factory=list)
+    dropped_sources: list[str] = field(default_factory=list)  # sources `remove` named, or that went with a release
+    skipped: list[SkippedSource] = field(default_factory=list)  # the files this build skipped anew
+    # Skipped by an earlier build for the same reason, and unchanged since: not reported again.
+    skipped_before: list[SkippedSource] = field(default_factory=list)
     embedded_documents: int = 0
     timings_s: dict[str, float] = field(default_factory=dict)
     chunks: int = 0
@@ -97,8 +110,8 @@ def build_index(
     """Index the releases under the sources, embedding only new or changed ones, and publish a new generation.
 
     `sources` replaces the indexed sources (default: those of the current index, else the corpus folder);
-    `add` appends paths to them; `remove` excludes documents by id; releases whose files have vanished are
-    kept unless `prune` is set.
+    `add` appends paths to them; `remove` excludes releases (see _plan_removal); releases whose files have
+    vanished are kept unless `prune` is set. Ids are unique and stable (see rag.text.loading.assign_doc_ids).
     """
     report = BuildReport()
     with writer_lock(config.index_dir):
@@ -112,29 +125,56 @@ def build_index(
                 log.info("the corpus folder is now %s (the index was built from %s)", config.corpus_dir, moved_from)
                 sources = [config.corpus_dir] + [p for p in sources if resolved_path(p) != moved_from]
         sources = _resolved_sources(list(sources) + list(add or []))
+        removal = _plan_removal(remove or [], current, sources)
+        sources = [p for p in sources if str(p) not in removal.sources]
+        report.dropped_sources = list(removal.sources)
         # Recorded only when the index reads that folder: an index of explicit --source folders does not follow
         # the configured corpus folder.
         configured = resolved_path(config.corpus_dir)
         corpus_dir = configured if configured in map(str, sources) else None
-        excluded = set(manifest.get("excluded_doc_ids", [])) | set(remove or [])
-        if remove and current is not None:
-            unknown = sorted(set(remove) - set(current.documents))
-            if unknown:
-                raise CorpusError(
-                    f"no document {', '.join(unknown)} in the index; `rag ask` answers list the ids it cites"
-                )
-        loaded = load_documents(sources)
-        report.skipped = list(loaded.skipped)
-        # Adding a file back lifts an earlier removal of the same document.
-        added_ids = {d.doc_id for d in loaded.documents if add and any(_within(d.source, p) for p in add)}
-        excluded -= added_ids
-        documents = [d for d in loaded.documents if d.doc_id not in excluded]
+        # Removed releases, by the resolved path of their file (the id stays theirs); ids alone in indexes
+        # written before paths were recorded, and in a removal asked of an index that could not be read.
+        excluded = _recorded_exclusions(manifest)
+        excluded_ids = {str(i) for i in manifest.get("excluded_doc_ids", [])}
+        if current is None:
+            excluded_ids |= set(remove or [])
+        excluded.update(removal.releases)
+        # Adding a file back lifts an earlier removal of it.
+        for path in [p for p in excluded if add and any(_within(p, a) for a in add)]:
+            del excluded[path]
+
+        previous_stamps = recorded_stamps(manifest)
+        stamps = stamp_sources(sources, previous_stamps)  # before reading: a file changed meanwhile looks stale
+        expected_skips = _unchanged_skips(manifest, previous_stamps, stamps)
+        known_ids = {resolved_path(d.source): d.doc_id for d in (current.documents.values() if current else [])}
+        loaded = load_documents(sources, known_ids={**known_ids, **excluded}, expected_skips=expected_skips)
+        report.skipped = [s for s in loaded.skipped if expected_skips.get(s.source) != s.reason]
+        report.skipped_before = [s for s in loaded.skipped if expected_skips.get(s.source) == s.reason]
+
+        documents = []
+        for doc in loaded.documents:
+            if doc.doc_id in excluded_ids and add and any(_within(doc.source, p) for p in add):
+                excluded_ids.discard(doc.doc_id)
+            if resolved_path(doc.source) in excluded:
+                continue
+            if doc.doc_id in excluded_ids:  # an id-only removal now knows its file
+                excluded_ids.discard(doc.doc_id)
+                excluded[resolved_path(doc.source)] = doc.doc_id
+                continue
+            documents.append(doc)
         if current is not None and not prune:
-            present = {d.doc_id for d in documents}
+            loaded_ids = {d.doc_id for d in loaded.documents}
+            loaded_texts = {d.content_hash for d in loaded.documents}
             for doc in current.documents.values():
-                if doc.doc_id not in present and doc.doc_id not in excluded and not Path(doc.source).exists():
-                    log.info("%s: its file %s is gone; kept (use --prune to drop it)", doc.doc_id, doc.source)
-                    documents.append(doc)
+                if (doc.doc_id in loaded_ids or doc.doc_id in excluded_ids or resolved_path(doc.source) in excluded
+                        or Path(doc.source).exists()):
+                    continue
+                if doc.content_hash in loaded_texts:
+                    log.info("%s: its file %s is gone and its text is now read from another file", doc.doc_id,
+                             doc.source)
+                    continue
+                log.info("%s: its file %s is gone; kept (use --prune to drop it)", doc.doc_id, doc.source)
+                documents.append(doc)
         report.timings_s["load_and_clean"] = time.perf_counter() - started
         if not documents:
             raise CorpusError(
@@ -147,11 +187,75 @@ def build_index(
             log.info("index settings changed: every document is embedded again")
         report.generation = _write(
             config, embedder, settings, documents, current, reusable, report, show_progress,
-            {"sources": [str(p) for p in sources], "source_fingerprint": source_fingerprint(sources),
+            {"sources": [str(p) for p in sources],
+             "source_fingerprint": stamps_fingerprint(stamps),
+             "source_files": stamps_record(stamps),
+             "skipped_files": {s.source: s.reason for s in loaded.skipped},
              "corpus_dir": corpus_dir,
-             "excluded_doc_ids": sorted(excluded)},
+             "excluded_doc_ids": sorted(excluded_ids),
+             "excluded_sources": dict(sorted(excluded.items()))},
         )
     return report
+
+
+def _recorded_exclusions(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """{resolved path: id} of the releases removed from the index."""
+    recorded = manifest.get("excluded_sources")
+    if not isinstance(recorded, dict):
+        return {}
+    return {str(path): str(doc_id) for path, doc_id in recorded.items()}
+
+
+def _unchanged_skips(manifest: Mapping[str, Any], previous: Mapping[str, FileStamp],
+                     stamps: Mapping[str, FileStamp]) -> dict[str, str]:
+    """{path: reason} of the files the last build skipped and that did not change since."""
+    skipped = manifest.get("skipped_files")
+    if not isinstance(skipped, dict):
+        return {}
+    return {path: str(reason) for path, reason in skipped.items()
+            if path in stamps and stamps[path].same_file(previous.get(path))}
+
+
+@dataclass(frozen=True)
+class _Removal:
+    releases: dict[str, str] = field(default_factory=dict)  # {resolved path of its file: id}
+    sources: tuple[str, ...] = ()  # resolved paths of the sources that go with them
+
+
+def _plan_removal(names: list[str], current: StoredIndex | None, sources: list[Path]) -> _Removal:
+    """What `rag remove NAME…` removes: each name is a release's id; or the name its id was told apart from
+    (`release` for `release-3f2a9c`), when exactly one release has it; or a source of the index (a file or
+    folder, e.g. one that holds no usable release). A release added as a file of its own takes that source
+    with it. Anything else removes nothing and raises CorpusError naming the ids that match or come close."""
+    if not names or current is None:
+        return _Removal()
+    documents = current.documents
+    source_paths = {str(p) for p in sources}
+    releases: dict[str, str] = {}
+    dropped: list[str] = []
+    for name in names:
+        if not name.strip():
+            raise CorpusError("`rag remove` takes document ids, as cited in answers; an empty one names nothing")
+        if name in documents:
+            doc_id = name
+        elif tagged := sorted(d.doc_id for d in documents.values() if is_tagged_id(d.doc_id, name, d.source)):
+            if len(tagged) > 1:
+                listed = ", ".join(f"{i} ({documents[i].source})" for i in tagged)
+                raise CorpusError(f"{name} names {len(tagged)} releases: {listed}; remove one by its id")
+            doc_id = tagged[0]
+        elif resolved_path(name) in source_paths:
+            dropped.append(resolved_path(name))
+            continue
+        else:
+            close = [i for i in documents if name.casefold() in i.casefold()]
+            close += difflib.get_close_matches(name, list(documents), n=5, cutoff=0.6)
+            hint = f" (close: {', '.join(list(dict.fromkeys(close))[:5])})" if close else ""
+            raise CorpusError(f"no document {name} in the index{hint}; `rag ask` answers list the ids it cites")
+        own_file = resolved_path(documents[doc_id].source)
+        releases[own_file] = doc_id
+        if own_file in source_paths:
+            dropped.append(own_file)
+    return _Removal(releases, tuple(dict.fromkeys(dropped)))
 
 
 def _stack(vectors: list[np.ndarray | None]) -> np.ndarray:

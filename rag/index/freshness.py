@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import IndexStaleError
 from rag.index.store import IndexSettings, StoredIndex, check_settings
-from rag.text.loading import source_fingerprint
+from rag.text.loading import (
+    STAMPED_FINGERPRINT,
+    FileStamp,
+    legacy_source_fingerprint,
+    stamp_sources,
+    stamps_fingerprint,
+)
 
 if TYPE_CHECKING:
     from rag.config import RagConfig
+
+log = logging.getLogger(__name__)
 
 
 def resolved_path(path: Path | str) -> str:
@@ -28,6 +38,40 @@ def corpus_moved(manifest: dict[str, Any], config: RagConfig) -> str | None:
     return str(previous)
 
 
+def recorded_stamps(manifest: Mapping[str, Any]) -> dict[str, FileStamp]:
+    """The file stamps a manifest records, as {path: [size, mtime_ns, sha256 or null]}; an entry of another shape
+    is left out (its file is hashed again)."""
+    recorded = manifest.get("source_files")
+    if not isinstance(recorded, dict):
+        return {}
+    stamps: dict[str, FileStamp] = {}
+    for path, entry in recorded.items():
+        if (isinstance(entry, list) and len(entry) == 3 and all(type(v) is int for v in entry[:2])
+                and (entry[2] is None or isinstance(entry[2], str))):
+            stamps[path] = FileStamp(entry[0], entry[1], entry[2])
+    return stamps
+
+
+def stamps_record(stamps: Mapping[str, FileStamp]) -> dict[str, list[int | str | None]]:
+    """The stamps as the manifest records them (read back by recorded_stamps)."""
+    return {path: [stamp.size, stamp.mtime_ns, stamp.sha256] for path, stamp in stamps.items()}
+
+
+def releases_changed(manifest: Mapping[str, Any], sources: list[Path]) -> bool:
+    """True when the files under `sources` are not those the index recorded.
+
+    Files are compared by size and modification time, and only those whose size or time changed are hashed
+    (see stamp_sources). An index written before file stamps existed records only a hash of every file's bytes:
+    it is checked that way, reading every file, until the next build (`rag index`, `rag add`, or the rebuild a
+    new text pipeline version asks for) records the stamps.
+    """
+    fingerprint = manifest.get("source_fingerprint")
+    if isinstance(fingerprint, str) and fingerprint.startswith(STAMPED_FINGERPRINT):
+        return stamps_fingerprint(stamp_sources(sources, recorded_stamps(manifest))) != fingerprint
+    log.info("the index records no file stamps: its releases are compared by content; the next build records them")
+    return legacy_source_fingerprint(sources) != fingerprint
+
+
 def check_fresh(stored: StoredIndex, config: RagConfig, settings: IndexSettings) -> None:
     """Raise IndexStaleError when the settings, the configured corpus folder or the releases' files changed
     since `stored` was built."""
@@ -39,7 +83,7 @@ def check_fresh(stored: StoredIndex, config: RagConfig, settings: IndexSettings)
             f"now names {Path(config.corpus_dir).resolve()}: rebuild with `rag index`"
         )
     sources = [Path(p) for p in stored.manifest.get("sources", [str(config.corpus_dir)])]
-    if source_fingerprint(sources) != stored.manifest.get("source_fingerprint"):
+    if releases_changed(stored.manifest, sources):
         raise IndexStaleError(
             f"the releases under {', '.join(map(str, sources))} changed since the index {stored.generation} "
             "was built: rebuild with `rag index`"

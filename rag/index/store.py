@@ -112,17 +112,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+LOCK = ".lock"
+
+
+def lock_holder(index_dir: Path) -> str:
+    """Who holds the writer lock, as the writer wrote it ("pid 1234"), for a message."""
+    try:
+        return (index_dir / LOCK).read_text(encoding="utf-8", errors="replace").strip()[:40] or "another process"
+    except OSError:
+        return "another process"
+
+
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """Exclusive lock on the index folder; a second writer is refused at once rather than queued."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = index_dir / ".lock"
+    lock_path = index_dir / LOCK
     with lock_path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = lock_holder(index_dir)
             raise IndexLockedError(
                 f"the index at {index_dir} is being written by {holder}; wait for it to finish and try again"
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -93,3 +94,25 @@ def test_rag_index_killed_at_any_moment_leaves_a_usable_index(real_assistant, re
         assert len(stored.chunks) == len(stored.chunk_vectors) == len(stored.vector_index)
         answer = Assistant(config, real_assistant.embedder).ask("Qui a ouvert la réunion de janvier 2025 ?")
         assert answer.passages and answer.passages[0].chunk.doc_id in stored.documents
+
+
+def test_a_release_named_like_a_seed_is_indexed_beside_it_and_each_answers_its_questions(real_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "seeds"
+    shutil.copytree(REPO / "seeds", corpus)
+    config = load_config(env={}, corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(config, real_embedder, show_progress=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    namesake = elsewhere / "000_7420c92f95da150b.txt"
+    namesake.write_text(NEW_RELEASE, encoding="utf-8")
+    report = build_index(config, real_embedder, show_progress=False, add=[elsewhere])
+    namesake_id = f"000_7420c92f95da150b-{hashlib.sha256(str(namesake.resolve()).encode()).hexdigest()[:6]}"
+    assert report.added == [namesake_id] and not report.updated
+
+    assistant = Assistant(config, real_embedder)
+    seed_answer = assistant.ask("Combien de pays partenaires ont participé à la réunion du 20 novembre 2024 ?")
+    assert "26 pays" in seed_answer.answer and seed_answer.citations[0].doc_id == "000_7420c92f95da150b"
+    new_answer = assistant.ask("Qui a présenté le nouveau plan logistique ?")
+    assert new_answer.citations[0].doc_id == namesake_id and "Martin Dupuis" in new_answer.citations[0].quote
+    for citation in (*seed_answer.citations, *new_answer.citations):
+        assert assistant.stored.documents[citation.doc_id].text[citation.start:citation.end] == citation.quote
