@@ -82,12 +82,13 @@ def abstaining(fake_index: tuple[Path, HashingEmbedder]) -> Assistant:
 
 def test_load_reads_the_shipped_parameter_file() -> None:
     data = json.loads(PARAMS_FILE.read_text(encoding="utf-8"))
-    params = AnswerParams.load()
+    params = AnswerParams.load(PARAMS_FILE)
     assert params.sentence_weights == data["sentence_weights"]
     assert params.abstain_weights == data["abstain_weights"]
     assert params.abstain_bias == data["abstain_bias"]
     assert params.abstain_threshold == data["abstain_threshold"]
     assert params.candidate_passages == data["candidate_passages"]
+    assert params.well_supported_threshold == data["well_supported_threshold"]
 
 
 def test_every_shipped_weight_names_a_known_feature() -> None:
