@@ -48,10 +48,19 @@ _ELLIPTIC = re.compile(
 
 
 
+# Bytes that are not UTF-8 reach Python as lone surrogates: from argv and a terminal (surrogateescape), or from
+# a browser's JSON ("\ud800"). No tokenizer, JSON encoder or terminal accepts them.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def validate_question(question: str, max_chars: int) -> str:
     text = (question or "").strip()
     if not text:
         raise QuestionError(QUESTION_MESSAGES["empty"]["en"])
+    if _LONE_SURROGATE.search(text):
+        readable = _LONE_SURROGATE.sub(" ", text)
+        lang = detect_language(readable[:500]) if readable.strip() else "en"
+        raise QuestionError(QUESTION_MESSAGES["not_text"][lang])
     if len(text) > max_chars:
         lang = detect_language(text[:500])
         raise QuestionError(QUESTION_MESSAGES["long"][lang].format(n=len(text), limit=max_chars))

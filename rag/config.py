@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,9 @@ class RagConfig:
     max_answer_sentences: int = 2
     host: str = "127.0.0.1"
     port: int = 7860
+    # Logins of the chat page: "user:password" (RAG_AUTH, `rag serve --auth`), and/or a file of such lines.
+    auth: str = field(default="", repr=False)
+    auth_file: str = ""
     concurrency_limit: int = 4
     llm: LLMConfig = field(default_factory=LLMConfig)
 
@@ -80,6 +85,46 @@ _CHOICES = {
     "retrieval_mode": set(RETRIEVAL_MODES),
     "answer_mode": {"extractive", "llm"},
 }
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The values a numeric setting may take; infinity and NaN are never among them."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False  # the bound itself is refused: a timeout of 0 s is no timeout
+
+    def admits(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        return math.isfinite(value) and above and value <= self.high
+
+    def describe(self) -> str:
+        if self.high != math.inf:
+            return f"between {self.low:g} and {self.high:g}"
+        return f"greater than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+
+
+# Every numeric setting, of RagConfig and of its [llm] table, with what makes sense for it.
+_RANGES = {
+    "embed_batch_size": _Range(1),
+    "chunk_size": _Range(100),
+    "chunk_overlap": _Range(0),
+    "sentence_window": _Range(0),
+    "top_k": _Range(1),
+    "candidate_pool": _Range(1),
+    "rrf_k": _Range(1),
+    "sentence_weight": _Range(0, 1),
+    "max_question_chars": _Range(1),
+    "max_answer_sentences": _Range(1),
+    "port": _Range(1, 65535),
+    "concurrency_limit": _Range(1),
+    "timeout_s": _Range(0, low_open=True),
+    "max_tokens": _Range(1),
+    "temperature": _Range(0, 2),
+}
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", Path: "a path"}
 
 
 def _coerce(name: str, raw: Any, default: Any, origin: str) -> Any:
@@ -103,8 +148,9 @@ def _coerce(name: str, raw: Any, default: Any, origin: str) -> Any:
         if isinstance(default, float):
             return float(raw)
         return str(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{origin}: '{name}' must be a {type(default).__name__}, got {raw!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        kind = next(label for cls, label in _TYPE_NAMES.items() if isinstance(default, cls))
+        raise ConfigError(f"{origin}: '{name}' must be {kind}, got {raw!r}") from None
 
 
 def _apply(config: Any, values: Mapping[str, Any], origin: str) -> Any:
@@ -112,7 +158,8 @@ def _apply(config: Any, values: Mapping[str, Any], origin: str) -> Any:
     changes: dict[str, Any] = {}
     for name, raw in values.items():
         if name not in known:
-            raise ConfigError(f"{origin}: unknown setting '{name}' (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{origin}: unknown setting '{name}'{_did_you_mean(name, known)} "
+                              f"(known: {', '.join(sorted(known))})")
         current = getattr(config, name)
         if dataclasses.is_dataclass(current):
             if not isinstance(raw, Mapping):
@@ -122,6 +169,9 @@ def _apply(config: Any, values: Mapping[str, Any], origin: str) -> Any:
         value = _coerce(name, raw, current, origin)
         if name in _CHOICES and value not in _CHOICES[name]:
             raise ConfigError(f"{origin}: '{name}' must be one of {sorted(_CHOICES[name])}, got {value!r}")
+        if name in _RANGES and not _RANGES[name].admits(value):
+            finite = "a finite number " if not math.isfinite(value) else ""
+            raise ConfigError(f"{origin}: '{name}' must be {finite}{_RANGES[name].describe()}, got {raw!r}")
         changes[name] = value
     updated = replace(config, **changes)
     if isinstance(updated, RagConfig):
@@ -129,27 +179,41 @@ def _apply(config: Any, values: Mapping[str, Any], origin: str) -> Any:
     return updated
 
 
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _check(config: RagConfig, origin: str) -> None:
-    if config.chunk_size < 100:
-        raise ConfigError(f"{origin}: chunk_size must be at least 100 characters")
-    if not 0 <= config.chunk_overlap < config.chunk_size:
+    """What no single setting's range can say: how two settings must relate."""
+    if config.chunk_overlap >= config.chunk_size:
         raise ConfigError(f"{origin}: chunk_overlap must be between 0 and chunk_size - 1")
-    if config.top_k < 1 or config.candidate_pool < config.top_k:
+    if config.candidate_pool < config.top_k:
         raise ConfigError(f"{origin}: need 1 <= top_k <= candidate_pool")
 
 
+# RAG_* variables that are not settings: the config file's name, and switches of the test suite.
+_OTHER_VARIABLES = {"RAG_CONFIG", "RAG_SCREENSHOTS", "RAG_MODEL_DIR"}
+
+
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
-    """RAG_TOP_K=3 sets top_k; RAG_LLM_BASE_URL sets llm.base_url."""
+    """RAG_TOP_K=3 sets top_k; RAG_LLM_BASE_URL sets llm.base_url. A misspelled RAG_* variable is an error, as an
+    unknown key of the file is: silently ignored, it would leave the setting it meant at its default."""
     values: dict[str, Any] = {}
-    llm_names = {f.name for f in fields(LLMConfig)}
+    settings = {f"RAG_{f.name.upper()}": f.name for f in fields(RagConfig) if f.name != "llm"}
+    llm_settings = {f"RAG_LLM_{f.name.upper()}": f.name for f in fields(LLMConfig)}
     for key, raw in env.items():
-        if not key.startswith("RAG_"):
+        if not key.startswith("RAG_") or key in _OTHER_VARIABLES:
             continue
-        name = key[4:].lower()
-        if name.startswith("llm_") and name[4:] in llm_names:
-            values.setdefault("llm", {})[name[4:]] = raw
-        elif name in {f.name for f in fields(RagConfig)} and name != "llm":
-            values[name] = raw
+        if key in settings:
+            values[settings[key]] = raw
+        elif key in llm_settings:
+            values.setdefault("llm", {})[llm_settings[key]] = raw
+        else:
+            known = [*settings, *llm_settings, "RAG_CONFIG"]
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(known))}"
+            raise ConfigError(f"environment: unknown variable {key} ({hint})")
     return values
 
 
@@ -172,3 +236,31 @@ def load_config(
         config = _apply(config, data, str(toml_path))
     config = _apply(config, _env_values(env), "environment")
     return config.with_overrides(**overrides)
+
+
+def page_logins(config: RagConfig) -> tuple[tuple[str, str], ...]:
+    """The (user, password) pairs the chat page asks for: `auth` ("user:password") and the lines of `auth_file`
+    (one user:password a line; blank lines and # comments skipped). Empty when neither is set."""
+    entries: list[tuple[str, str]] = []
+    if config.auth:
+        entries.append(("auth (--auth or RAG_AUTH)", config.auth))
+    if config.auth_file:
+        path = Path(config.auth_file).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read the login file {path} ({reason})") from None
+        numbered = [(f"{path}, line {n}", line.strip()) for n, line in enumerate(lines, start=1)]
+        logins_in_file = [(origin, line) for origin, line in numbered if line and not line.startswith("#")]
+        if not logins_in_file:
+            raise ConfigError(f"the login file {path} has no user:password line")
+        entries += logins_in_file
+    logins = []
+    for origin, entry in entries:
+        user, colon, password = entry.partition(":")
+        if not colon or not user.strip() or not password:
+            # The entry itself is never echoed: it may be a password typed without its user.
+            raise ConfigError(f"{origin}: a login must be written user:password, both non-empty")
+        logins.append((user.strip(), password))
+    return tuple(logins)

@@ -10,7 +10,7 @@ class ConfigError(RagError):
 
 
 class QuestionError(RagError):
-    """The question cannot be asked as given (empty, too long)."""
+    """The question cannot be asked as given (empty, too long, not valid text)."""
 
 
 class CorpusError(RagError):
@@ -39,6 +39,10 @@ class IndexStaleError(IndexError_):
 
 class IndexLockedError(IndexError_):
     """Another process is writing the index."""
+
+
+class ServeError(RagError):
+    """The chat page cannot listen at the configured host and port."""
 
 
 class GeneratorError(RagError):

@@ -31,6 +31,10 @@ QUESTION_MESSAGES = {
               "en": "The question is empty: type a question about the releases."},
     "long": {"fr": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la.",
              "en": "The question is {n} characters long; the limit is {limit}. Please shorten it."},
+    "not_text": {"fr": "La question n'est pas du texte valide (UTF-8) : elle contient des octets qui ne forment "
+                       "aucun caractère. Retapez-la, ou vérifiez l'encodage du terminal.",
+                 "en": "The question is not valid text (UTF-8): it contains bytes that form no character. "
+                       "Type it again, or check the terminal's encoding."},
 }
 
 

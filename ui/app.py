@@ -8,6 +8,8 @@ session; per-session data (the conversation and its answers) lives in `gr.State`
 from __future__ import annotations
 
 import logging
+import re
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -16,12 +18,15 @@ import gradio as gr
 
 from rag.assistant import CorpusStatus, validate_question
 from rag.config import RagConfig
-from rag.errors import QuestionError, RagError
+from rag.errors import QuestionError, RagError, ServeError
 from rag.schema import Answer, Document
 
 from . import render
+from .listen import ListenAddress, exposure_warning, listen_address, page_url
 
 log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 EXAMPLES_FR = [
     "Qui a ouvert la réunion semestrielle de l'EMI avec les partenaires tenue fin 2024 ?",
@@ -133,8 +138,9 @@ def _assistant(content: str) -> dict[str, str]:
 class ChatController:
     """What the page's events do, kept apart from the widgets so it can be tested without a browser."""
 
-    def __init__(self, assistant: PageAssistant) -> None:
+    def __init__(self, assistant: PageAssistant, allow_writes: bool = True) -> None:
         self.assistant = assistant
+        self.allow_writes = allow_writes  # what an action that adds or removes releases must check first
 
     def status(self, last_answer_ms: float | None = None) -> str:
         s = self.assistant.status()
@@ -146,17 +152,20 @@ class ChatController:
         """Answer one question; yields (textbox, chat, picker, panel, full release, status, json, transcript,
         answers) -- several times when an LLM streams, once otherwise."""
         question = question or ""
+        # A lone surrogate (from "\ud800" in the request's JSON) cannot be sent back to the browser, whose JSON
+        # encoder refuses it: the page shows it as U+FFFD, and validate_question refuses the question.
+        shown = _LONE_SURROGATE.sub("\ufffd", question)
         transcript = list(transcript or [])
         answers = list(answers or [])
         started = time.perf_counter()
         if question.strip():
-            transcript.append(_user(render.render_question(question)))
+            transcript.append(_user(render.render_question(shown)))
         try:
             validate_question(question, self.assistant.config.max_question_chars)
         except QuestionError as exc:
             # Keep an over-long question in the box so it can be shortened rather than retyped.
             transcript.append(_assistant(render.render_notice(str(exc), "question")))
-            yield (question, transcript, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), transcript, answers)
+            yield (shown, transcript, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), transcript, answers)
             return
 
         yield ("", transcript + [_assistant(render.render_pending())], *[gr.skip()] * 5, transcript, answers)
@@ -219,9 +228,12 @@ class ChatController:
                 render.render_full_release(None, None), None, [], [])
 
 
-def build_app(assistant: PageAssistant) -> gr.Blocks:
-    """The page; its queue lets `config.concurrency_limit` questions run at once."""
-    controller = ChatController(assistant)
+def build_app(assistant: PageAssistant, allow_writes: bool = True) -> gr.Blocks:
+    """The page; its queue lets `config.concurrency_limit` questions run at once.
+
+    `allow_writes` False (a page reachable from other machines without a login) must leave out every action
+    that changes the index or its releases; the page has none yet, so today it only reaches the controller."""
+    controller = ChatController(assistant, allow_writes)
     config = assistant.config
     with gr.Blocks(title="NATO releases · cited answers", analytics_enabled=False) as app:
         transcript = gr.State([])
@@ -300,19 +312,34 @@ def build_app(assistant: PageAssistant) -> gr.Blocks:
     return app
 
 
-def launch(app: gr.Blocks, host: str, port: int, block: bool = True) -> str:
+def launch(app: gr.Blocks, host: str, port: int, block: bool = True,
+           auth: Sequence[tuple[str, str]] = ()) -> str:
     """Start the page on host:port (never shared) and return its local URL; with block=False it runs in the
-    background until `app.close()`."""
-    _, url, _ = app.launch(
-        server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
-        css=CSS, head=HEAD, theme=_theme(), footer_links=["api"], run_history=False, show_error=False,
-    )
+    background until `app.close()`. With `auth` (user, password) pairs, Gradio asks for a login first."""
+    try:
+        _, url, _ = app.launch(
+            server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
+            css=CSS, head=HEAD, theme=_theme(), footer_links=["api"], run_history=False, show_error=False,
+            auth=list(auth) or None,
+        )
+    except (OSError, OverflowError) as exc:  # Gradio says "Cannot find empty port" for a busy port and a bad host
+        raise ServeError(f"cannot listen on {page_url(host, port)} ({exc})") from None
     if block:
-        print(f"Chat page: {url}  (Ctrl-C to stop)", flush=True)
         app.block_thread()
     return str(url)
 
 
-def serve(assistant: PageAssistant) -> None:
-    """`rag serve`: bind config.host:config.port and print the local address."""
-    launch(build_app(assistant), assistant.config.host, assistant.config.port)
+def serve(assistant: PageAssistant, address: ListenAddress | None = None,
+          logins: Sequence[tuple[str, str]] = ()) -> None:
+    """`rag serve`: listen at `address` (default: config.host:config.port, checked here) and print its URL.
+
+    Anywhere but this machine the page warns with the addresses it is reachable at, and without a login it
+    allows no page action that writes (see `build_app`)."""
+    config = assistant.config
+    address = address or listen_address(config.host, config.port)
+    if not address.loopback:
+        print(exposure_warning(address, bool(logins)), file=sys.stderr, flush=True)
+    app = build_app(assistant, allow_writes=address.loopback or bool(logins))
+    launch(app, address.host, address.port, block=False, auth=logins)
+    print(f"Chat page: {address.page_url}  (Ctrl-C to stop)", flush=True)
+    app.block_thread()

@@ -241,28 +241,61 @@ def current_generation(index_dir: Path) -> Path:
     pointer = index_dir / POINTER
     if not pointer.exists():
         raise IndexMissingError(f"no index at {index_dir}: build it with `rag index` (or `make index`)")
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"cannot read {pointer} ({exc}): rebuild with `rag index`") from None
     path = index_dir / name
-    if not name.startswith("gen-") or not path.is_dir():
+    # Only a folder right in index_dir: a pointer may not lead elsewhere ("gen-x/../../home").
+    if not name.startswith("gen-") or Path(name).name != name or "\0" in name or not path.is_dir():
         raise IndexCorruptError(
-            f"{pointer} points to '{name}', which is not an index generation: rebuild with `rag index`"
+            f"{pointer} points to {name[:80]!r}, which is not an index generation: rebuild with `rag index`"
         )
     return path
 
 
+def _is_list_of(value: Any, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+# The manifest's keys that readers use, with the shape each must have; a key marked optional may be absent.
+_MANIFEST_SHAPE: dict[str, tuple[str, bool, Any]] = {
+    "settings": ("an object", True, lambda v: isinstance(v, dict)),
+    "files": ("an object of file names and checksums", True,
+              lambda v: isinstance(v, dict) and all(isinstance(h, str) and Path(n).name == n for n, h in v.items())),
+    "sources": ("a list of paths", False, lambda v: _is_list_of(v, str)),
+    "source_fingerprint": ("a string", False, lambda v: isinstance(v, str)),
+    "corpus_dir": ("a path or null", False, lambda v: v is None or isinstance(v, str)),
+    "excluded_doc_ids": ("a list of document ids", False, lambda v: _is_list_of(v, str)),
+    "vector_store": ("a string", False, lambda v: isinstance(v, str)),
+    "index_kind": ("a string or null", False, lambda v: v is None or isinstance(v, str)),
+    "index_params": ("an object or null", False, lambda v: v is None or isinstance(v, dict)),
+}
+
+
 def read_manifest(generation: Path) -> dict[str, Any]:
+    """The generation's manifest, checked to have the shape every reader relies on (a hand-edited or damaged
+    manifest that is valid JSON is corrupt, not a traceback)."""
+    path = generation / MANIFEST
     try:
-        manifest: dict[str, Any] = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(f"cannot read {generation / MANIFEST} ({exc}): rebuild with `rag index`") from exc
+        manifest: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise IndexCorruptError(f"cannot read {path} ({exc}): rebuild with `rag index`") from exc
     if not isinstance(manifest, dict):
-        raise IndexCorruptError(f"{generation / MANIFEST} is not an index manifest (a JSON {type(manifest).__name__}): "
+        raise IndexCorruptError(f"{path} is not an index manifest (a JSON {type(manifest).__name__}): "
                                 "rebuild with `rag index`")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexStaleError(
-            f"index format {manifest.get('format_version')} is not this version's {FORMAT_VERSION}: "
-            "rebuild with `rag index`"
-        )
+    version = manifest.get("format_version")
+    if type(version) is not int:
+        raise IndexCorruptError(f"{path} has no valid format_version (found {version!r}): rebuild with `rag index`")
+    if version != FORMAT_VERSION:
+        raise IndexStaleError(f"the index at {generation} has format {version}, this version reads format "
+                              f"{FORMAT_VERSION}: rebuild with `rag index`")
+    for key, (shape, required, valid) in _MANIFEST_SHAPE.items():
+        if key not in manifest and not required:
+            continue
+        if key not in manifest or not valid(manifest[key]):
+            found = f"found {type(manifest[key]).__name__}" if key in manifest else "missing"
+            raise IndexCorruptError(f"{path}: '{key}' must be {shape} ({found}): rebuild with `rag index`")
     return manifest
 
 

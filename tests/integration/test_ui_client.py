@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -67,6 +68,21 @@ def test_empty_question_returns_the_message(ui_url: str) -> None:
     result = client(ui_url).predict("", api_name="/ask")
     assert seen(result[CHAT][-1]) == "The question is empty: type a question about the releases."
     assert "question" not in (result[DETAILS] or {})  # no answer: the details keep the previous one
+
+
+def test_a_question_with_a_lone_surrogate_gets_the_not_valid_text_message(ui_url: str) -> None:
+    """JSON may carry "\\ud800", which is no character (gradio_client cannot even send it, so the request is
+    written by hand): the page says so rather than giving its generic error."""
+    import httpx
+
+    body = '{"data": ["Who opened the \\ud800 meeting?", null, null, "hybrid", 5, "extractive"]}'
+    with httpx.Client(base_url=ui_url, timeout=60) as http:
+        started = http.post("gradio_api/call/ask", content=body, headers={"Content-Type": "application/json"})
+        started.raise_for_status()
+        events = http.get(f"gradio_api/call/ask/{started.json()['event_id']}").text
+    assert "event: complete" in events, events
+    data = json.loads(events.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    assert seen(data[CHAT][-1]).startswith("The question is not valid text (UTF-8)")
 
 
 def test_follow_up_uses_the_previous_question_and_says_so(ui_url: str) -> None:

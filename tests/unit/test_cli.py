@@ -6,6 +6,9 @@ import io
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -197,3 +200,98 @@ def test_each_related_passage_of_an_abstention_is_previewed_on_one_line() -> Non
     stream = io.StringIO()
     _print_answer(answer, stream)
     assert "  ~1 000_a: Titre Première ligne. Seconde ligne.…" in stream.getvalue().splitlines()
+
+
+# --- a closed pipe ---------------------------------------------------------------------------------------
+
+
+def test_output_to_a_closed_pipe_ends_quietly_with_141(capsys: pytest.CaptureFixture[str], fake_model: None,
+                                                        fake_index: tuple[Path, Path],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rag ask … | head -0`: the reader is gone before the answer is written."""
+    corpus, index = fake_index
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    closed = os.fdopen(write_end, "w", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", closed)
+    code = main(["ask", "-q", "--no-build", "--index-dir", str(index), "--corpus-dir", str(corpus),
+                 "Qui a ouvert la réunion semestrielle avec les partenaires ?"])
+    closed.write("x" * 100_000)  # what the exit flush would find: the descriptor now leads nowhere
+    closed.flush()
+    assert code == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_in_a_subprocess_leaves_no_traceback(tmp_path: Path) -> None:
+    """The whole program as a shell runs it: a command printing 10,000 lines into a pipe nobody reads."""
+    script = ("import sys, rag.cli\n"
+              "def cmd(args, config):\n"
+              "    for _ in range(10000): print('line of output')\n"
+              "    return 0\n"
+              "rag.cli.cmd_index = cmd\n"
+              "sys.exit(rag.cli.main(['index', '-q']))\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", script], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env={**{k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+                                               "PYTHONPATH": str(repo)}, timeout=60)
+    os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == ""
+
+
+# --- arguments --------------------------------------------------------------------------------------------
+
+
+def test_removing_an_empty_id_is_refused_by_name(capsys: pytest.CaptureFixture[str], model_must_not_load: None) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["remove", "-q", ""])
+    assert exited.value.code == 2
+    assert "a document id cannot be empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "0", "http"])
+def test_serve_refuses_a_port_outside_1_to_65535_before_loading_anything(
+        capsys: pytest.CaptureFixture[str], model_must_not_load: None, port: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "-q", "--port", port])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "Traceback" not in err and "is not a port number" in err.splitlines()[-1]
+
+
+def test_serve_on_a_busy_port_exits_1_with_the_address_before_loading_the_model(
+        capsys: pytest.CaptureFixture[str], model_must_not_load: None) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["serve", "-q", "--host", "127.0.0.1", "--port", str(port)])
+    _, errors = error_lines(capsys)
+    assert code == 1
+    assert errors == [f"error: cannot listen on 127.0.0.1:{port}: the port is already in use; "
+                      "stop the other server or pick another --port"]
+
+
+def test_serve_on_a_host_that_does_not_resolve_exits_1_with_one_line(
+        capsys: pytest.CaptureFixture[str], model_must_not_load: None) -> None:
+    code = main(["serve", "-q", "--host", "not a host", "--port", "7860"])
+    _, errors = error_lines(capsys)
+    assert code == 1
+    assert len(errors) == 1 and "cannot listen on host 'not a host'" in errors[0]
+
+
+def test_a_misspelled_rag_variable_stops_the_command_with_the_name_it_resembles(
+        capsys: pytest.CaptureFixture[str], model_must_not_load: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_TOPK", "3")
+    assert main(["ask", "-q", "Qui ?"]) == 1
+    _, errors = error_lines(capsys)
+    assert errors == ["error: environment: unknown variable RAG_TOPK (did you mean RAG_TOP_K?)"]
+
+
+def test_an_error_naming_a_hostile_file_stays_on_one_line(capsys: pytest.CaptureFixture[str],
+                                                          model_must_not_load: None) -> None:
+    assert main(["ask", "-q", "--config", "no\nsuch\x1b[2J.toml", "Qui ?"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "no\\nsuch\\x1b[2J.toml" in err

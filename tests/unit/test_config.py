@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import BUNDLED_MODEL, RagConfig, load_config
+from rag.config import BUNDLED_MODEL, RagConfig, load_config, page_logins
 from rag.errors import ConfigError
 
 
@@ -106,9 +106,27 @@ def test_rag_variables_are_coerced_to_the_setting_type() -> None:
     assert config.passage_context is False
 
 
-def test_variables_without_the_rag_prefix_or_naming_no_setting_are_ignored() -> None:
-    config = load_config(env={"TOP_K": "3", "RAG_NOT_A_SETTING": "x", "RAG_LLM_NOT_A_SETTING": "y"})
-    assert config == RagConfig()
+def test_variables_without_the_rag_prefix_are_ignored() -> None:
+    assert load_config(env={"TOP_K": "3", "LLM_MODEL": "x", "rag_top_k": "3"}) == RagConfig()
+
+
+@pytest.mark.parametrize(("variable", "meant"), [
+    ("RAG_TOPK", "RAG_TOP_K"), ("RAG_LLM_TIMEOUT", "RAG_LLM_TIMEOUT_S"), ("RAG_INDEXDIR", "RAG_INDEX_DIR"),
+    ("RAG_LLM_MODLE", "RAG_LLM_MODEL"),
+])
+def test_a_misspelled_rag_variable_is_an_error_that_names_the_setting_it_resembles(variable: str,
+                                                                                    meant: str) -> None:
+    with pytest.raises(ConfigError, match=f"unknown variable {variable} \\(did you mean {meant}\\?\\)"):
+        load_config(env={variable: "3"})
+
+
+def test_a_rag_variable_like_no_setting_is_an_error_listing_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown variable RAG_ZZZZZZZZZZ .*RAG_TOP_K"):
+        load_config(env={"RAG_ZZZZZZZZZZ": "x"})
+
+
+def test_variables_of_the_test_suite_and_the_config_file_name_are_not_settings() -> None:
+    assert load_config(env={"RAG_SCREENSHOTS": "1", "RAG_MODEL_DIR": "/tmp/model"}) == RagConfig()
 
 
 def test_explicit_empty_environment_ignores_the_process_environment(
@@ -236,3 +254,109 @@ def test_an_error_in_the_file_names_the_file(empty_working_dir: Path) -> None:
     path = write_toml(empty_working_dir, 'retrieval_mode = "fuzzy"\n', name="mine.toml")
     with pytest.raises(ConfigError, match="mine.toml"):
         load_config(path, env={})
+
+
+# --- ranges --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("variable", "value", "key"), [
+    ("RAG_EMBED_BATCH_SIZE", "0", "embed_batch_size"),
+    ("RAG_RRF_K", "-1", "rrf_k"),
+    ("RAG_RRF_K", "0", "rrf_k"),
+    ("RAG_LLM_TIMEOUT_S", "inf", "timeout_s"),
+    ("RAG_LLM_TIMEOUT_S", "nan", "timeout_s"),
+    ("RAG_LLM_TIMEOUT_S", "0", "timeout_s"),
+    ("RAG_LLM_TIMEOUT_S", "-5", "timeout_s"),
+    ("RAG_MAX_QUESTION_CHARS", "0", "max_question_chars"),
+    ("RAG_PORT", "0", "port"),
+    ("RAG_PORT", "99999", "port"),
+    ("RAG_CONCURRENCY_LIMIT", "0", "concurrency_limit"),
+    ("RAG_MAX_ANSWER_SENTENCES", "0", "max_answer_sentences"),
+    ("RAG_SENTENCE_WEIGHT", "1.5", "sentence_weight"),
+    ("RAG_SENTENCE_WEIGHT", "nan", "sentence_weight"),
+    ("RAG_SENTENCE_WINDOW", "-1", "sentence_window"),
+    ("RAG_CANDIDATE_POOL", "0", "candidate_pool"),
+    ("RAG_TOP_K", "0", "top_k"),
+    ("RAG_LLM_MAX_TOKENS", "0", "max_tokens"),
+    ("RAG_LLM_TEMPERATURE", "-0.1", "temperature"),
+    ("RAG_LLM_TEMPERATURE", "inf", "temperature"),
+])
+def test_a_number_outside_its_range_is_refused_naming_the_key_and_the_range(variable: str, value: str,
+                                                                            key: str) -> None:
+    with pytest.raises(ConfigError, match=f"'{key}' must be (a finite number )?(at least|greater than|between) ") as raised:
+        load_config(env={variable: value})
+    assert repr(value) in str(raised.value)
+
+
+@pytest.mark.parametrize("body", ["embed_batch_size = 0\n", "rrf_k = -1\n", "max_question_chars = 0\n",
+                                  "[llm]\ntimeout_s = inf\n", "[llm]\ntimeout_s = nan\n"])
+def test_a_number_outside_its_range_in_the_file_is_refused(empty_working_dir: Path, body: str) -> None:
+    with pytest.raises(ConfigError, match="must be"):
+        load_config(write_toml(empty_working_dir, body), env={})
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("RAG_EMBED_BATCH_SIZE", "1"), ("RAG_RRF_K", "1"), ("RAG_LLM_TIMEOUT_S", "0.5"), ("RAG_MAX_QUESTION_CHARS", "1"),
+    ("RAG_PORT", "65535"), ("RAG_SENTENCE_WEIGHT", "1"), ("RAG_LLM_TEMPERATURE", "0"), ("RAG_SENTENCE_WINDOW", "0"),
+])
+def test_the_edge_of_each_range_is_accepted(variable: str, value: str) -> None:
+    load_config(env={variable: value})
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_a_timeout_that_is_not_finite_is_told_so(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"'timeout_s' must be a finite number greater than 0, got '{value}'"):
+        load_config(env={"RAG_LLM_TIMEOUT_S": value})
+
+
+def test_an_integer_setting_given_infinity_says_it_must_be_an_integer() -> None:
+    with pytest.raises(ConfigError, match="'top_k' must be an integer, got 'inf'"):
+        load_config(env={"RAG_TOP_K": "inf"})
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("RAG_TOP_K", "many", "'top_k' must be an integer"),
+    ("RAG_LLM_TIMEOUT_S", "soon", "'timeout_s' must be a number"),
+    ("RAG_ALLOW_DOWNLOAD", "maybe", "'allow_download' must be true or false"),
+])
+def test_a_malformed_value_is_named_by_the_kind_of_value_it_must_be(variable: str, value: str,
+                                                                    expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config(env={variable: value})
+
+
+def test_an_unknown_key_of_the_file_suggests_the_close_one(empty_working_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown setting 'topk' \\(did you mean 'top_k'\\?\\)"):
+        load_config(write_toml(empty_working_dir, "topk = 3\n"), env={})
+
+
+# --- logins of the chat page -----------------------------------------------------------------------------
+
+
+def test_rag_auth_and_a_login_file_give_the_page_its_logins(empty_working_dir: Path) -> None:
+    logins = write_toml(empty_working_dir, "# the team\nalice:s3cret:with:colons\n\n bob : pw \n", name="logins")
+    config = load_config(env={"RAG_AUTH": "carol:pw2", "RAG_AUTH_FILE": str(logins)})
+    assert page_logins(config) == (("carol", "pw2"), ("alice", "s3cret:with:colons"), ("bob", " pw"))
+
+
+def test_without_auth_the_page_has_no_login() -> None:
+    assert page_logins(load_config(env={})) == ()
+
+
+@pytest.mark.parametrize("entry", ["alice", "alice:", ":pw", " :pw"])
+def test_a_login_that_is_not_user_colon_password_is_refused_without_echoing_it(entry: str) -> None:
+    with pytest.raises(ConfigError, match="user:password") as raised:
+        page_logins(load_config(env={}, auth=entry))
+    assert "pw" not in str(raised.value) and "alice" not in str(raised.value)
+
+
+def test_a_missing_or_empty_login_file_is_refused(empty_working_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the login file"):
+        page_logins(load_config(env={}, auth_file=str(empty_working_dir / "none")))
+    empty = write_toml(empty_working_dir, "# nobody yet\n", name="logins")
+    with pytest.raises(ConfigError, match="no user:password line"):
+        page_logins(load_config(env={}, auth_file=str(empty)))
+
+
+def test_the_password_is_not_in_the_config_repr() -> None:
+    assert "hunter2" not in repr(load_config(env={"RAG_AUTH": "alice:hunter2"}))
