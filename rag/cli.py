@@ -130,8 +130,8 @@ def _config(args: argparse.Namespace) -> RagConfig:
 
 
 def _print_answer(answer_dict: dict, stream: TextIO | None = None) -> None:  # type: ignore[type-arg]
-    """The answer as lines of text, then a warning listing its unsupported sentences, its note and one line per
-    citation: its prose keeps its line breaks, every other line is one line whatever its parts
+    """The answer as lines of text, then a warning listing its unsupported sentences, its note, its confidence and
+    one line per citation: its prose keeps its line breaks, every other line is one line whatever its parts
     hold, and nothing from a release reaches the terminal as a control sequence."""
     stream = stream or sys.stdout  # looked up when printing: sys.stdout may have been replaced since import
     print(for_terminal(answer_dict["answer"]), file=stream)
@@ -142,12 +142,18 @@ def _print_answer(answer_dict: dict, stream: TextIO | None = None) -> None:  # t
             print(f"  ✗ {field(sentence)}", file=stream)
     if answer_dict.get("note"):
         print(f"({field(answer_dict['note'])})", file=stream)
+    if answer_dict.get("confidence") is not None:
+        label = "well_supported" if answer_dict.get("well_supported") else "check"
+        print(f"({words[label].format(confidence=answer_dict['confidence'])})", file=stream)
     if answer_dict.get("context_question"):
         print(f"({words['follow_up'].format(question=field(answer_dict['context_question']))})", file=stream)
     for c in answer_dict["citations"]:
         print(f"  [{c['marker']}] {field(c['doc_id'])} — {field(c['title'] or words['untitled'])} — "
               f"{field(c['date'] or words['no_date'])} — {words['chars'].format(start=c['start'], end=c['end'])}",
               file=stream)
+    if alternative := answer_dict.get("alternative"):
+        print(f"  {words['alternative']} [{alternative['marker']}] {field(alternative['doc_id'])} — "
+              f"{field(alternative['quote'])}", file=stream)
     if answer_dict["mode"] == "abstain":
         for i, p in enumerate(answer_dict["passages"][:3], start=1):
             preview = " ".join(p["text"][:160].split())  # one line per passage, whatever its line breaks

@@ -10,6 +10,9 @@ CITATION_WORDS = {
         "chars": "caractères {start}–{end}",
         "follow_up": "Question lue comme la suite de : « {question} »",
         "unsupported": "Phrases non étayées par les passages cités :",
+        "well_supported": "Bien étayée (confiance {confidence:.0%})",
+        "check": "À vérifier dans le passage cité (confiance {confidence:.0%})",
+        "alternative": "Autre phrase candidate :",
     },
     "en": {
         "untitled": "(untitled release)",
@@ -17,6 +20,9 @@ CITATION_WORDS = {
         "chars": "characters {start}–{end}",
         "follow_up": "Read as a follow-up to: “{question}”",
         "unsupported": "Sentences not supported by the cited passages:",
+        "well_supported": "Well supported (confidence {confidence:.0%})",
+        "check": "Check the cited passage (confidence {confidence:.0%})",
+        "alternative": "Another candidate sentence:",
     },
 }
 

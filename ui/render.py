@@ -125,8 +125,9 @@ def parse_source_key(key: str | None) -> tuple[int, str, int] | None:
 def sources_of(answer: Answer, turn: int) -> list[SourceRef]:
     """The citations of an answer, or the related passages when it abstained."""
     if answer.citations:
+        cited = [*answer.citations, *([answer.alternative] if answer.alternative else [])]
         return [SourceRef(turn, "quote", c.marker, c.doc_id, c.title, c.date, c.start, c.end, c.quote, answer.lang)
-                for c in answer.citations]
+                for c in cited]
     if answer.abstained:
         return [SourceRef(turn, "related", rank, p.chunk.doc_id, p.chunk.title, p.chunk.date, p.chunk.start,
                           p.chunk.end, p.chunk.text, answer.lang)
@@ -195,16 +196,26 @@ def render_citation_list(answer: Answer, turn: int) -> str:
     if not answer.citations:
         return ""
     words = labels(answer.lang)
-    items = []
-    for c in answer.citations:
-        items.append(
-            f'<li class="rag-citation">{_marker_button(f"{turn}:c:{c.marker}", f"[{c.marker}]", words["show"])} '
-            f'{_doc_line(c.title, c.date, c.doc_id, answer.lang)}'
-            f' · <span class="rag-offsets">{escape_inline(words["chars"].format(start=c.start, end=c.end))}</span>'
-            f'<blockquote class="rag-quote">{escape_inline(c.quote)}</blockquote></li>'
-        )
+    items = [_citation_item(c, turn, answer.lang,
+                            # A quote the answer already shows word for word is not repeated under it.
+                            quote=c.quote not in answer.answer)
+             for c in answer.citations]
+    alternative = ""
+    if answer.alternative is not None:
+        alternative = (f'<p class="rag-alternative-title">{escape_inline(words["alternative"])}</p>'
+                       f'<ul class="rag-citations rag-alternative">'
+                       f'{_citation_item(answer.alternative, turn, answer.lang, quote=True)}</ul>')
     return (f'<p class="rag-sources-title">{escape_inline(words["sources"])}</p>'
-            f'<ul class="rag-citations">{"".join(items)}</ul>')
+            f'<ul class="rag-citations">{"".join(items)}</ul>{alternative}')
+
+
+def _citation_item(c: Citation, turn: int, lang: str, quote: bool) -> str:
+    words = labels(lang)
+    return (f'<li class="rag-citation">{_marker_button(f"{turn}:c:{c.marker}", f"[{c.marker}]", words["show"])} '
+            f'{_doc_line(c.title, c.date, c.doc_id, lang)}'
+            f' · <span class="rag-offsets">{escape_inline(words["chars"].format(start=c.start, end=c.end))}</span>'
+            + (f'<blockquote class="rag-quote">{escape_inline(c.quote)}</blockquote>' if quote else "")
+            + "</li>")
 
 
 def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -246,6 +257,10 @@ def render_answer(answer: Answer, turn: int) -> str:
                          f'{escape_inline(answer.abstain_reason)}</details>')
     else:
         parts.append(f'<p class="rag-answer-text">{render_answer_text(answer, turn)}</p>')
+        if answer.confidence is not None:
+            label, kind = ("well_supported", "good") if answer.well_supported else ("check", "check")
+            parts.append(f'<p class="rag-confidence rag-confidence-{kind}">'
+                         f'{escape_inline(words[label].format(confidence=answer.confidence))}</p>')
         if answer.unsupported_sentences:
             unsupported = "".join(f"<li>{escape_inline(s)}</li>" for s in answer.unsupported_sentences)
             parts.append(f'<div class="rag-warning">{escape_inline(words["unsupported"])}<ul>{unsupported}</ul></div>')

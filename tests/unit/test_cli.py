@@ -295,3 +295,20 @@ def test_an_error_naming_a_hostile_file_stays_on_one_line(capsys: pytest.Capture
     assert main(["ask", "-q", "--config", "no\nsuch\x1b[2J.toml", "Qui ?"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "no\\nsuch\\x1b[2J.toml" in err
+
+
+def test_printed_answer_gives_its_confidence_and_the_runner_up_to_check() -> None:
+    import io
+
+    from rag.cli import _print_answer
+
+    citation = {"marker": 1, "doc_id": "004_x", "title": "T", "date": "2025-01-15", "quote": "Bauer a ouvert.",
+                "start": 0, "end": 15, "chunk_id": "004_x#0"}
+    alternative = {**citation, "marker": 2, "quote": "Rutte était là.", "start": 16, "end": 31}
+    out = io.StringIO()
+    _print_answer({"answer": "Selon les communiqués : Bauer a ouvert. [1]", "mode": "extractive", "lang": "fr",
+                   "citations": [citation], "passages": [], "confidence": 0.42, "well_supported": False,
+                   "alternative": alternative}, out)
+    lines = out.getvalue().splitlines()
+    assert "(À vérifier dans le passage cité (confiance 42 %))" in lines or any("confiance 42" in x for x in lines)
+    assert any(line.startswith("  Autre phrase candidate : [2] 004_x — Rutte était là.") for line in lines)

@@ -122,11 +122,33 @@ def test_chat_message_is_a_single_line_so_gradio_dedent_cannot_alter_it() -> Non
 def test_citation_list_shows_marker_title_date_doc_id_and_quote() -> None:
     doc = make_doc("Première phrase. L’amiral Bauer a ouvert la réunion. Fin.", title="Réunion des chefs",
                    doc_id="004_abc")
-    rendered = render.render_citation_list(extractive(doc, "L’amiral Bauer a ouvert la réunion."), 3)
+    answer = extractive(doc, "L’amiral Bauer a ouvert la réunion.")
+    rendered = render.render_citation_list(replace(answer, answer="An LLM's own words [1]", mode="llm"), 3)
     text = "".join(parse(rendered).text)
     for expected in ("[1]", "Réunion des chefs", "2025-01-15", "004_abc", "L’amiral Bauer a ouvert la réunion."):
         assert expected in text
     assert 'value="3:c:1"' in rendered
+
+
+def test_a_chat_message_quotes_each_sentence_once() -> None:
+    doc = make_doc("Première phrase. L’amiral Bauer a ouvert la réunion. Fin.", title="Réunion des chefs")
+    text = "".join(parse(render.render_answer(extractive(doc, "L’amiral Bauer a ouvert la réunion."), 1)).text)
+    assert text.count("L’amiral Bauer a ouvert la réunion.") == 1
+    assert "Réunion des chefs" in text  # the citation line still names the release
+
+
+def test_a_doubtful_answer_says_to_check_the_passage_and_offers_the_runner_up_cited() -> None:
+    doc = make_doc("Alpha est ici. Beta est là. Gamma aussi.")
+    answer = extractive(doc, "Alpha est ici.")
+    runner_up = replace(answer.citations[0], marker=2, quote="Beta est là.", start=15, end=27)
+    doubtful = replace(answer, confidence=0.42, well_supported=False, alternative=runner_up)
+    rendered = render.render_answer(doubtful, 1)
+    text = "".join(parse(rendered).text)
+    assert "Check the cited passage (confidence 42%)" in text or "À vérifier dans le passage cité (confiance 42" in text
+    assert "Beta est là." in text and 'value="1:c:2"' in rendered
+    assert render.find_source([doubtful], "1:c:2").text == "Beta est là."  # the panel can show it
+    sure = render.render_answer(replace(answer, confidence=0.99, well_supported=True), 1)
+    assert "99%" in "".join(parse(sure).text) and "rag-confidence-good" in sure
 
 
 def test_citation_list_names_an_untitled_undated_release_in_the_answer_language() -> None:
@@ -142,8 +164,7 @@ def test_citation_list_keeps_citation_order_with_one_entry_each() -> None:
     rendered = render.render_citation_list(extractive(doc, "Alpha est ici.", "Beta est là."), 1)
     items = re.findall(r'<li class="rag-citation">.*?</li>', rendered)
     assert len(items) == 2
-    assert "Alpha" in items[0] and 'value="1:c:1"' in items[0]
-    assert "Beta" in items[1] and 'value="1:c:2"' in items[1]
+    assert 'value="1:c:1"' in items[0] and 'value="1:c:2"' in items[1]
 
 
 def test_follow_up_answer_names_the_question_taken_as_context() -> None:
