@@ -165,12 +165,27 @@ def _size_limit(path: Path, max_bytes: int) -> int:
     return max_bytes * (HTML_MARKUP_FACTOR if path.suffix.lower() in HTML_SUFFIXES else 1)
 
 
+def _is_utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system gave that decode to no character (surrogate escapes)
+        return False
+    return True
+
+
+def shown_path(path: Path) -> str:
+    """The path as text that can be written anywhere: bytes of a non-UTF-8 name become \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def skip_reason(path: Path, info: os.stat_result, max_bytes: int = MAX_DOCUMENT_BYTES) -> str | None:
     """Why a file is not read as a release, decided from its name and its stat alone (it is not opened), or None
     when it is to be read."""
     special = _not_a_regular_file(info.st_mode)
     if special:
         return special
+    if not _is_utf8_name(path):
+        return "the file name is not valid UTF-8: rename it (for example with convmv -f latin1 -t utf8)"
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         return f"unsupported file type '{path.suffix or '(none)'}' (supported: {', '.join(SUPPORTED_SUFFIXES)})"
     if info.st_size == 0:
@@ -359,7 +374,7 @@ def load_documents(paths: Iterable[Path], max_bytes: int = MAX_DOCUMENT_BYTES,
         except ValueError as exc:
             reason = str(exc)
         if reason is not None:
-            skip(str(path), reason)
+            skip(shown_path(path), reason)
 
     doc_ids = assign_doc_ids([r.path for r in raw_texts], roots, known_ids or {})
     boilerplate = shared_boilerplate([r.text for r in raw_texts])
@@ -460,7 +475,7 @@ def stamp_sources(paths: Iterable[Path], recorded: Mapping[str, FileStamp] | Non
     started = time.time_ns()
     stamps: dict[str, FileStamp] = {}
     for path in iter_source_files([Path(p) for p in paths if Path(p).exists()]):
-        key = str(path)
+        key = shown_path(path)  # written into the manifest, so a name that is not UTF-8 is escaped
         try:
             info = path.stat()
         except OSError:

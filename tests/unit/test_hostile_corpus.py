@@ -518,3 +518,19 @@ def test_a_source_that_yields_no_release_is_removed_by_its_path(
                        remove=[str(picture)]).dropped_sources == [str(picture.resolve())]
     assert load_generation(fake_config.index_dir).manifest["sources"] == [str(fake_config.corpus_dir.resolve())]
     assert build_index(fake_config, fake_embedder, show_progress=False).skipped == []
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_with_a_reason_and_the_build_succeeds(
+        fake_config: RagConfig, fake_embedder: HashingEmbedder, tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "latin1-names"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"r\xe9union.txt"), "wb") as handle:
+        handle.write("Le 3 mars 2025, réunion à Bruxelles des chefs de la défense.".encode())
+    report = build_index(fake_config, fake_embedder, show_progress=False, add=[folder])
+    assert [s.reason for s in report.skipped] == [
+        "the file name is not valid UTF-8: rename it (for example with convmv -f latin1 -t utf8)"]
+    assert report.skipped[0].source.endswith("r\\xe9union.txt")
+    assert load_generation(fake_config.index_dir).documents  # the index was written
+    open_assistant(fake_config, build=False, embedder=fake_embedder)  # and is fresh: its stamps read back
