@@ -139,3 +139,16 @@ def test_the_cli_prints_the_other_language_quote_on_one_more_line() -> None:
     _print_answer(replace(answer, citations=(replace(answer.citations[0], original=None),)).to_dict(), without)
     extra = [line for line in with_twin.getvalue().splitlines() if line not in without.getvalue().splitlines()]
     assert extra == [f"    also in French: [1′] {FRENCH} — characters 10–48 — Le général <script>x</script> a ouvert"]
+
+
+def test_the_eval_scores_a_twin_quote_by_the_french_sentence_cited_beside_it(twin_config: RagConfig) -> None:
+    from eval.items import QAItem
+    from eval.run import evaluate_item
+
+    assistant = Assistant(twin_config, HashingEmbedder(), params=replace(AnswerParams.load(), abstain_threshold=0.0))
+    qa = QAItem(id="en-x", lang="en", question="Who opened the bi-annual meeting of the International Military Staff "
+                "with partners?", answers=("Le général de corps d’armée Janusz Adamczak",), doc_id=FRENCH,
+                alt_doc_ids=(), evidence="", answerable=True, kind="fact")
+    outcome = evaluate_item(assistant, qa, "hybrid", None)
+    assert "Lieutenant General Janusz Adamczak" in outcome.answer_text
+    assert outcome.answer_correct and outcome.citation_correct and all(outcome.quotes_verbatim)
