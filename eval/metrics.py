@@ -61,6 +61,9 @@ class Outcome:
     quotes_verbatim: tuple[bool, ...]
     latency_ms: float
     extra: dict[str, Any] = field(default_factory=dict)
+    # Quotes cited beside the answer's own, from the other-language version of a release (bilingual twins): an
+    # English quote of the English twin is the translation of the French sentence that holds the French answer.
+    original_quotes: tuple[str, ...] = ()
 
     @property
     def first_relevant_rank(self) -> int | None:
@@ -71,7 +74,8 @@ class Outcome:
 
     @property
     def answer_correct(self) -> bool:
-        return not self.abstained and any(contains_answer(self.answer_text, a) for a in self.item.answers)
+        return not self.abstained and any(contains_answer(text, a) for a in self.item.answers
+                                          for text in (self.answer_text, *self.original_quotes))
 
     @property
     def citation_correct(self) -> bool:

@@ -63,9 +63,11 @@ def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: st
     ranked = answer.passages if one_retrieval else assistant.retrieve(item.question, mode=mode, top_k=RETRIEVAL_DEPTH)
     documents = assistant.stored.documents
     chunk_text = {c.chunk_id: c.text for c in assistant.stored.chunks}
-    cited = tuple((c.doc_id, chunk_text.get(c.chunk_id, c.quote)) for c in answer.citations)
+    # A citation counts with the other-language version cited beside it (see Outcome.original_quotes).
+    citations = [c for cited_pair in answer.citations for c in (cited_pair, cited_pair.original) if c is not None]
+    cited = tuple((c.doc_id, chunk_text.get(c.chunk_id, c.quote)) for c in citations)
     verbatim = tuple(
-        c.doc_id in documents and documents[c.doc_id].text[c.start:c.end] == c.quote for c in answer.citations
+        c.doc_id in documents and documents[c.doc_id].text[c.start:c.end] == c.quote for c in citations
     )
     return Outcome(
         item=item,
@@ -75,6 +77,7 @@ def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: st
         cited=cited,
         quotes_verbatim=verbatim,
         latency_ms=latency,
+        original_quotes=tuple(c.original.quote for c in answer.citations if c.original is not None),
         extra={
             "quoted_chars": (sum(len(c.quote) for c in answer.citations) if answer.mode == "extractive"
                              else len(answer.answer)),

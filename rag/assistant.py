@@ -224,7 +224,9 @@ class Assistant:
         query = self._prepare(question, (), mode, top_k)
         answerer = query.state.answerer
         ranked = answerer.candidates(query.searched, query.vector, query.lang, query.candidates)
-        return answerer.rerank(ranked, query.candidates, query.top_k) if ranked else query.candidates[:query.top_k]
+        if not ranked:
+            return query.candidates[:query.top_k]
+        return answerer.rerank(ranked, query.candidates, query.top_k, query.lang)
 
     def ask(self, question: str, history: Sequence[str] = (), mode: str | None = None,
             top_k: int | None = None, answer_mode: str | None = None) -> Answer:

@@ -16,7 +16,7 @@ from rag.config import RagConfig, load_config, page_logins
 from rag.errors import QuestionError, RagError
 from rag.schema import RETRIEVAL_MODES
 from rag.terminal import for_terminal, json_for_terminal
-from rag.wording import citation_words
+from rag.wording import also_in, citation_words
 
 log = logging.getLogger("rag")
 
@@ -151,6 +151,10 @@ def _print_answer(answer_dict: dict, stream: TextIO | None = None) -> None:  # t
         print(f"  [{c['marker']}] {field(c['doc_id'])} — {field(c['title'] or words['untitled'])} — "
               f"{field(c['date'] or words['no_date'])} — {words['chars'].format(start=c['start'], end=c['end'])}",
               file=stream)
+        if original := c.get("original"):
+            print(f"    {also_in(answer_dict.get('lang', 'en'), original.get('lang') or '')} [{original['marker']}′] "
+                  f"{field(original['doc_id'])} — {words['chars'].format(start=original['start'], end=original['end'])}"
+                  f" — {field(original['quote'])}", file=stream)
     if alternative := answer_dict.get("alternative"):
         print(f"  {words['alternative']} [{alternative['marker']}] {field(alternative['doc_id'])} — "
               f"{field(alternative['quote'])}", file=stream)

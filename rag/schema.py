@@ -69,6 +69,10 @@ class Citation:
     start: int
     end: int
     chunk_id: str
+    # The same sentence in the release's other language, when the release has a bilingual twin
+    # (rag.index.twins): the quote is in the reader's language, this is cited beside it.
+    original: Citation | None = None
+    lang: str | None = None  # the quoted release's language
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ CITATION_WORDS = {
         "well_supported": "Bien étayée (confiance {confidence:.0%})",
         "check": "À vérifier dans le passage cité (confiance {confidence:.0%})",
         "alternative": "Autre phrase candidate :",
+        "also_in": "aussi en {language} :",
     },
     "en": {
         "untitled": "(untitled release)",
@@ -23,8 +24,17 @@ CITATION_WORDS = {
         "well_supported": "Well supported (confidence {confidence:.0%})",
         "check": "Check the cited passage (confidence {confidence:.0%})",
         "alternative": "Another candidate sentence:",
+        "also_in": "also in {language}:",
     },
 }
+# A language's name in the answer's language: "also in French", "aussi en anglais".
+LANGUAGE_NAMES = {"fr": {"fr": "français", "en": "anglais"}, "en": {"fr": "French", "en": "English"}}
+
+
+def also_in(answer_lang: str, other_lang: str) -> str:
+    """The words before a quote's other-language version: "also in French:"."""
+    names = LANGUAGE_NAMES.get(answer_lang, LANGUAGE_NAMES["en"])
+    return citation_words(answer_lang)["also_in"].format(language=names.get(other_lang, other_lang))
 
 
 def citation_words(lang: str) -> dict[str, str]:

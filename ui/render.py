@@ -20,7 +20,7 @@ from pathlib import PurePath
 from typing import Literal
 
 from rag.schema import Answer, Citation, Document
-from rag.wording import CITATION_WORDS
+from rag.wording import CITATION_WORDS, also_in
 
 SourceKind = Literal["quote", "related"]
 
@@ -215,7 +215,18 @@ def _citation_item(c: Citation, turn: int, lang: str, quote: bool) -> str:
             f'{_doc_line(c.title, c.date, c.doc_id, lang)}'
             f' · <span class="rag-offsets">{escape_inline(words["chars"].format(start=c.start, end=c.end))}</span>'
             + (f'<blockquote class="rag-quote">{escape_inline(c.quote)}</blockquote>' if quote else "")
+            + (_original_line(c.original, lang) if c.original else "")
             + "</li>")
+
+
+def _original_line(c: Citation, lang: str) -> str:
+    """The quote's other-language version, cited beside it: "also in French: [1′] title — date — quote"."""
+    marker = escape_inline(f"[{c.marker}′]")
+    return (f'<div class="rag-original">{escape_inline(also_in(lang, c.lang or ""))} '
+            f'<span class="rag-original-marker">{marker}</span> {_doc_line(c.title, c.date, c.doc_id, lang)}'
+            f' · <span class="rag-offsets">{escape_inline(labels(lang)["chars"].format(start=c.start, end=c.end))}'
+            f'</span><blockquote class="rag-quote" lang="{escape_html(c.lang or "")}">{escape_inline(c.quote)}'
+            f'</blockquote></div>')
 
 
 def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -207,8 +207,12 @@ class ExtractiveAnswerer:
             chunk.chunk_id: rows for chunk, rows in zip(stored.chunks, stored.sentence_rows_by_chunk)
         }
         self._first_sentence: dict[str, int] = {}
+        self._sentence_rows_by_doc: dict[str, list[int]] = {}
+        self._sentence_row: dict[tuple[str, int], int] = {}
         for row, sentence in enumerate(stored.sentences):
             self._first_sentence.setdefault(sentence.doc_id, row)
+            self._sentence_rows_by_doc.setdefault(sentence.doc_id, []).append(row)
+            self._sentence_row[sentence.doc_id, sentence.start] = row
         self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
         self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
         self._folded_sentences = [fold_case_and_accents(s.text) for s in stored.sentences]
@@ -392,14 +396,32 @@ class ExtractiveAnswerer:
         p = self.params
         return _logistic(p.confidence_bias, p.confidence_weights, features)
 
-    def rerank(self, ranked: Sequence[Evidence], passages: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
-        """Passages ordered by their best sentence: the passage that holds the answer comes first."""
+    def rerank(self, ranked: Sequence[Evidence], passages: Sequence[ScoredChunk], top_k: int,
+               lang: str | None = None) -> list[ScoredChunk]:
+        """Passages ordered by their best sentence: the passage that holds the answer comes first. Given the
+        question's language, a release and its twin are not both shown (see one_version_per_release)."""
         best: dict[str, float] = {}
         for evidence in ranked:
             chunk_id = self.stored.chunks[evidence.chunk_row].chunk_id
             best.setdefault(chunk_id, evidence.score)
         order = sorted(range(len(passages)), key=lambda i: (-best.get(passages[i].chunk.chunk_id, -math.inf), i))
-        return [passages[i] for i in order][:top_k]
+        ordered = [passages[i] for i in order]
+        return (self.one_version_per_release(ordered, lang) if lang else ordered)[:top_k]
+
+    def one_version_per_release(self, passages: Sequence[ScoredChunk], lang: str) -> list[ScoredChunk]:
+        """When a release and its twin both have passages in the list, only one version stays: the one in the
+        question's language, else the one ranked first. The same fact is not shown once per language."""
+        twins = self.stored.twins
+        present = list(dict.fromkeys(p.chunk.doc_id for p in passages))
+        dropped: set[str] = set()
+        for doc_id in present:
+            twin = twins.get(doc_id)
+            if twin not in present or doc_id in dropped or twin in dropped:
+                continue
+            reader_reads_twin = (self.stored.documents[twin].lang == lang
+                                 and self.stored.documents[doc_id].lang != lang)
+            dropped.add(doc_id if reader_reads_twin else twin)
+        return [p for p in passages if p.chunk.doc_id not in dropped]
 
     def answer(self, question: str, query_vector: np.ndarray, lang: str,
                passages: Sequence[ScoredChunk], top_k: int | None = None, asked: str | None = None) -> Answer:
@@ -408,7 +430,7 @@ class ExtractiveAnswerer:
         ranked = self.candidates(question, query_vector, lang, passages, asked) if passages else []
         if not ranked:
             return self._abstain(question, lang, passages[:top_k], "no passage was retrieved")
-        shown = self.rerank(ranked, passages, top_k)
+        shown = self.rerank(ranked, passages, top_k, lang)
         features = self.abstention_signals(ranked, question, lang, passages)
         probability = self.answerable_probability(features)
         if probability < self.params.abstain_threshold:
@@ -420,7 +442,7 @@ class ExtractiveAnswerer:
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
             return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
         chosen = self.choose_sentences(ranked)
-        citations = tuple(self._cite(marker, e.sentence) for marker, e in enumerate(chosen, start=1))
+        citations = self.cite_in_reader_language([e.sentence for e in chosen], lang)
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
         well_supported = confidence >= self.params.well_supported_threshold
@@ -454,13 +476,39 @@ class ExtractiveAnswerer:
         first_doc = {e.sentence.doc_id: i for i, e in reversed(list(enumerate(chosen)))}
         return sorted(chosen, key=lambda e: (first_doc[e.sentence.doc_id], e.sentence.start))
 
+    def aligned_sentence(self, sentence: Sentence, doc_id: str) -> Sentence | None:
+        """The sentence of release `doc_id` closest to `sentence`: its translation, when `doc_id` is its twin."""
+        rows = self._sentence_rows_by_doc.get(doc_id)
+        if not rows:
+            return None
+        vectors = self.stored.sentence_vectors
+        cosines = vectors[rows] @ vectors[self._sentence_row[sentence.doc_id, sentence.start]]
+        return self.stored.sentences[rows[int(np.argmax(cosines))]]
+
+    def cite_in_reader_language(self, sentences: Sequence[Sentence], lang: str) -> tuple[Citation, ...]:
+        """Citations of the chosen sentences. A sentence whose release has a twin is quoted from the version in
+        the question's language (the twin's aligned sentence, when the release is in another language), with
+        the other version's sentence cited beside it as `original`; both are verbatim spans of their release."""
+        pairs: list[tuple[Sentence, Sentence | None]] = []
+        for sentence in sentences:
+            twin_id = self.stored.twins.get(sentence.doc_id)
+            twin = self.aligned_sentence(sentence, twin_id) if twin_id else None
+            if (twin is not None and self.stored.documents[sentence.doc_id].lang != lang
+                    and self.stored.documents[twin.doc_id].lang == lang):
+                sentence, twin = twin, sentence
+            if all((sentence.doc_id, sentence.start) != (s.doc_id, s.start) for s, _ in pairs):
+                pairs.append((sentence, twin))
+        return tuple(replace(self._cite(marker, quoted), original=self._cite(marker, other) if other else None)
+                     for marker, (quoted, other) in enumerate(pairs, start=1))
+
     def _cite(self, marker: int, sentence: Sentence) -> Citation:
         doc = self.stored.documents[sentence.doc_id]
         quote = doc.text[sentence.start:sentence.end]
         # The promise of the product: every quote is a verbatim span of its release.
         if quote != sentence.text:
             raise AssertionError(f"quote of {sentence.doc_id} at {sentence.start} is not verbatim")
-        return Citation(marker, doc.doc_id, doc.title, doc.date, quote, sentence.start, sentence.end, sentence.chunk_id)
+        return Citation(marker, doc.doc_id, doc.title, doc.date, quote, sentence.start, sentence.end, sentence.chunk_id,
+                        lang=doc.lang)
 
     def _abstain(self, question: str, lang: str, passages: Sequence[ScoredChunk], reason: str) -> Answer:
         return Answer(

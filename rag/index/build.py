@@ -16,6 +16,7 @@ from rag.config import RagConfig
 from rag.errors import CorpusError, RagError
 from rag.index.freshness import corpus_moved, recorded_stamps, resolved_path, stamps_record
 from rag.index.store import IndexSettings, StoredIndex, load_generation, save_generation, writer_lock
+from rag.index.twins import find_twins
 from rag.index.vectors import VectorStoreOptions
 from rag.protocols import Embedder
 from rag.schema import Chunk, Document, Sentence
@@ -351,6 +352,11 @@ def _write(
     report.timings_s["embed"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    sentence_matrix = _stack(sentence_vectors) if sentence_vectors else np.zeros((0, settings.dimension), np.float32)
+    twins = find_twins(documents, sentences, sentence_matrix)
+    report.timings_s["twins"] = time.perf_counter() - started
+
+    started = time.perf_counter()
     generation = save_generation(
         config.index_dir,
         settings,
@@ -358,8 +364,8 @@ def _write(
         chunks,
         sentences,
         _stack(chunk_vectors) if chunk_vectors else np.zeros((0, settings.dimension), np.float32),
-        _stack(sentence_vectors) if sentence_vectors else np.zeros((0, settings.dimension), np.float32),
-        extra=extra,
+        sentence_matrix,
+        extra={**extra, "twins": twins},
         store=VectorStoreOptions.from_config(config),
     )
     report.timings_s["save"] = time.perf_counter() - started

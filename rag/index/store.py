@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
+from rag.index.twins import twins_from_manifest
 from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
 from rag.schema import Chunk, Document, Sentence
 
@@ -64,6 +65,12 @@ class StoredIndex:
     @property
     def generation(self) -> str:
         return self.path.name
+
+    @cached_property
+    def twins(self) -> dict[str, str]:
+        """{doc_id: doc_id of the same release in another language} (rag.index.twins), both ways."""
+        return {a: b for a, b in twins_from_manifest(self.manifest).items()
+                if a in self.documents and b in self.documents}
 
     @cached_property
     def sentence_rows_by_chunk(self) -> list[list[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -260,3 +261,12 @@ def test_only_rates_are_charted() -> None:
     # The charts' y axis runs from 0 to 1.
     charted = [m.key for m in METRICS if m.in_chart]
     assert charted and not any(k.startswith("latency") or k == "mean_answer_chars" for k in charted)
+
+
+def test_an_answer_quoted_from_a_translation_counts_when_the_original_beside_it_holds_the_answer() -> None:
+    english = "Participants from 26 NATO partner countries discussed resilience."
+    outcome = answered(item("en-001", lang="en"), answer_text=f"According to the releases: {english} [1]",
+                       cited=(("000_gold.en", english), (GOLD, ANSWER_SENTENCE)), quotes_verbatim=(True, True),
+                       original_quotes=(ANSWER_SENTENCE,))
+    assert outcome.answer_correct and outcome.citation_correct
+    assert not replace(outcome, original_quotes=()).answer_correct
