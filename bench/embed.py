@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from rag.config import RagConfig, load_config
-from rag.embed.embedder import OnnxEncoder, SentenceTransformerEmbedder, cpu_supports_bf16, resolve_model_path
+from rag.embed.embedder import OnnxEncoder, SentenceTransformerEmbedder, load_torch_model, resolve_model_path
+from rag.embed.route import bf16_unit, cpu_flags
 
 from .data import QA_FILE, SEEDS, questions, recombined_passages
 from .report import Row, command
@@ -153,9 +154,8 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     prefixed = ["passage: " + t for t in texts]
     threads = torch.get_num_threads()
     with _quiet():
-        torch_embedder = SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))
-        quantized = SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))._model
-    model = torch_embedder._model
+        model = load_torch_model(config, folder)
+        quantized = load_torch_model(config, folder)
     torch.ao.quantization.quantize_dynamic(quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     encoders = {}
     load_s = {}
@@ -187,15 +187,15 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
         "torch-int8": "torch dynamic int8 (`quantize_dynamic`, Linear layers)",
         "onnx": "ONNX fp32 (onnxruntime, local export, eager attention), batch 32, length-sorted",
         "onnx-int8": "ONNX int8 dynamic (MatMul weights per-channel int8), batch 32, length-sorted",
-        "bf16": f"torch bf16 autocast (first {BF16_PASSAGES} passages, one round; `cpu_supports_bf16()` = "
-                f"{cpu_supports_bf16()}, so `precision = \"auto\"` keeps it off here)",
+        "bf16": f"torch bf16 autocast (first {BF16_PASSAGES} passages, one round; bf16 unit: "
+                f"{bf16_unit(cpu_flags()) or 'none'})",
     }
     routes = {
         "baseline": (encode(model), PASSAGES), "b8": (encode(model, 8), PASSAGES),
         "b16": (encode(model, 16), PASSAGES), "b64": (encode(model, 64), PASSAGES),
         "unsorted": (unsorted, PASSAGES), "torch-int8": (encode(quantized), PASSAGES),
-        "onnx": (lambda: encoders["onnx"].encode(prefixed, 32), PASSAGES),
-        "onnx-int8": (lambda: encoders["onnx-int8"].encode(prefixed, 32), PASSAGES),
+        "onnx": (lambda: encoders["onnx"].encode(texts, "passage", 32), PASSAGES),
+        "onnx-int8": (lambda: encoders["onnx-int8"].encode(texts, "passage", 32), PASSAGES),
     }
     vectors, rates = _interleaved_rates(routes)
     bf16_vectors, bf16_rate = _interleaved_rates({"bf16": (bf16, BF16_PASSAGES)}, rounds=1)
@@ -214,9 +214,9 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
 
     qs = questions()[:30]
     latencies = {
-        "torch fp32": _latency_ms(lambda q: torch_embedder.embed_queries([q]), qs),
-        "ONNX fp32": _latency_ms(lambda q: encoders["onnx"].encode(["query: " + q], 1), qs),
-        "ONNX int8": _latency_ms(lambda q: encoders["onnx-int8"].encode(["query: " + q], 1), qs),
+        "torch fp32": _latency_ms(lambda q: model.encode([q], prompt_name="query", normalize_embeddings=True), qs),
+        "ONNX fp32": _latency_ms(lambda q: encoders["onnx"].encode([q], "query", 1), qs),
+        "ONNX int8": _latency_ms(lambda q: encoders["onnx-int8"].encode([q], "query", 1), qs),
     }
     rows.append(Row("embed", f"one query (p50 / p95 over {len(qs)} questions of eval/qa.jsonl)",
                     "; ".join(f"{k} {a:.1f} / {b:.1f} ms" for k, (a, b) in latencies.items()), cmd,
