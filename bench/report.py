@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.embed.route import cpu_flags
+
+from .cpu import relevant_flags
+
 PARTS = ("embed", "ann", "bm25", "serve")
 
 
@@ -22,6 +26,7 @@ class Row:
     result: str
     command: str
     data: dict[str, Any] = field(default_factory=dict)
+    host: str = ""  # the CPU flags the figures depend on (bench.cpu.relevant_flags), set by bench.run
 
 
 def command(part: str, sizes: str | None = None) -> str:
@@ -42,18 +47,15 @@ def machine() -> dict[str, Any]:
             info.setdefault("cpu", value)
         elif key == "cpu MHz":
             info.setdefault("mhz", float(value))
-        elif key == "flags":
-            flags = set(value.split())
-            info.setdefault("simd", " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
-                                                         "amx_bf16", "amx_int8") if f in flags))
+    info["simd"] = relevant_flags(cpu_flags())
     info["load_avg"] = os.getloadavg()
     info["when"] = time.strftime("%Y-%m-%d %H:%M")
     return info
 
 
 def format_table(rows: list[Row]) -> str:
-    lines = ["| part | setting | result | reproduce |", "|---|---|---|---|"]
-    lines += [f"| {r.part} | {r.setting} | {r.result} | {r.command} |" for r in rows]
+    lines = ["| part | setting | result | reproduce | host CPU flags |", "|---|---|---|---|---|"]
+    lines += [f"| {r.part} | {r.setting} | {r.result} | {r.command} | {r.host or '?'} |" for r in rows]
     return "\n".join(lines)
 
 

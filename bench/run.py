@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         log.info("part %s: starting (load average %.1f)", part, env["load_avg"][0])
         rows, notes, extra = run_part(part, sizes, not args.no_eval, args.bm25_max_build_s)
+        rows = [replace(row, host=env["simd"]) for row in rows]
         elapsed = time.perf_counter() - started
-        notes = [*notes, f"This part took {elapsed:.0f} s."]
+        end_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        notes = [*notes, f"This part took {elapsed:.0f} s; load average at its end {end_load}."]
         log.info("part %s: done in %.0fs", part, elapsed)
         save_part(args.out, part, rows, notes, env)
         if part == "ann":
