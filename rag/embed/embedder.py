@@ -192,7 +192,8 @@ class _TorchEncoder:
 
 
 class OnnxEncoder:
-    """The folder's BERT run by onnxruntime: its tokenizer.json, mean pooling over real tokens, L2 norm.
+    """The folder's BERT run by onnxruntime: its tokenizer.json (read by rag/embed/tokenizer.py, which needs a
+    fifth of the memory of the tokenizers library), mean pooling over real tokens, L2 norm.
 
     This is what the folder's modules.json (Transformer -> Pooling(mean, include_prompt) -> Normalize) does;
     other pooling modes are refused rather than silently computed wrongly.
@@ -203,9 +204,15 @@ class OnnxEncoder:
             raise ModelError(f"the ONNX backend needs a local model folder; {folder} is not one "
                              "(use embed_backend = \"torch\" for a hub model name)")
         try:
-            from tokenizers import Tokenizer
-
-            from rag.embed.onnx_runtime import ensure_onnx_model, make_session
+            from rag.embed.onnx_runtime import (
+                INPUTS_EMBEDS,
+                ONNX_SUBDIR,
+                WordTable,
+                ensure_onnx_model,
+                make_session,
+                words_path,
+            )
+            from rag.embed.tokenizer import UnigramTokenizer
         except ImportError as exc:
             raise ModelError(f"the ONNX backend needs onnxruntime and onnx ({exc}); run `make install`") from exc
         pooling = _read_json(folder / "1_Pooling" / "config.json")
@@ -213,21 +220,19 @@ class OnnxEncoder:
             raise ModelError(f"{folder} does not use mean pooling + Normalize; use embed_backend = \"torch\"")
         self.dimension = int(pooling["word_embedding_dimension"])
         self.prompts: dict[str, str] = _read_json(folder / "config_sentence_transformers.json").get("prompts", {})
-        max_length = int(_read_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        pad_id = self._tokenizer.token_to_id("<pad>")
-        self._tokenizer.enable_padding(pad_id=1 if pad_id is None else pad_id, pad_token="<pad>")
-        self._tokenizer.enable_truncation(max_length)
-        self._session = make_session(ensure_onnx_model(folder, int8=int8), threads)
+        self._max_length = int(_read_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
+        graph = ensure_onnx_model(folder, int8=int8)
+        self._session = make_session(graph, threads)
+        self._words = WordTable(words_path(graph))
+        self._inputs_embeds = INPUTS_EMBEDS
+        self._tokenizer = UnigramTokenizer.from_folder(folder, folder / ONNX_SUBDIR)
 
     def tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self._tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        return ids, mask
+        return self._tokenizer.encode_batch(texts, self._max_length)
 
     def forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        hidden: np.ndarray = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        inputs = {"input_ids": ids, "attention_mask": mask, self._inputs_embeds: self._words.lookup(ids)}
+        hidden: np.ndarray = self._session.run(None, inputs)[0]
         return hidden
 
     @staticmethod

@@ -88,3 +88,38 @@ def test_the_default_bulk_indexing_route_runs_bf16_here_and_matches_fp32(real_em
     assert real_embedder.routes["index"].precision == "bf16" and real_embedder.routes["query"].runtime == "onnx"
     cosine = (vectors[: len(passages)] * torch_embedder.embed_passages(passages)).sum(axis=1)
     assert cosine.min() >= 0.9999
+
+
+def _real_folder() -> Path:
+    from rag.embed.embedder import resolve_model_path
+
+    return Path(resolve_model_path(load_config(env={}))[0])
+
+
+def test_the_onnx_route_tokenizer_gives_the_tokenizers_library_ids_on_the_corpus_and_questions() -> None:
+    from tokenizers import Tokenizer
+
+    from eval.items import load_items
+    from rag.embed.onnx_runtime import ONNX_SUBDIR
+    from rag.embed.tokenizer import UnigramTokenizer
+
+    folder = _real_folder()
+    library = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    library.enable_truncation(512)
+    ours = UnigramTokenizer.from_folder(folder, folder / ONNX_SUBDIR)
+    questions = [item.question for item in load_items(SEEDS.parent / "eval" / "qa.jsonl")]
+    documents = [d.text for d in load_documents([SEEDS]).documents]
+    odd = ["", "  deux  espaces  ", "fin ", "<s>x</s>", "a <mask>", "ＯＴＡＮ　２０２４", "e\u0301té", "日本語", "😀 ok",
+           "\ue000\ue001", "ﬁn", "x\u00a0y"]
+    texts = [*_seed_passages(), *documents, *(f"query: {q}" for q in questions), *odd]
+    assert [ours.encode(t) for t in texts] == [e.ids for e in library.encode_batch(texts)]
+
+
+def test_the_split_onnx_graph_gives_the_inline_graphs_output(onnx_embedder) -> None:
+    from rag.embed.onnx_runtime import FP32_FILE, ONNX_SUBDIR, make_session
+
+    encoder = onnx_embedder._encoder(onnx_embedder.routes["query"])
+    ids, mask = encoder.tokenize(["passage: " + p for p in _seed_passages()[:8]])
+    inline = make_session(_real_folder() / ONNX_SUBDIR / FP32_FILE)
+    expected = inline.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    assert np.abs(encoder.forward(ids, mask) - expected).max() <= 1e-5
