@@ -14,7 +14,7 @@ from rag.embed.route import cpu_flags
 
 from .cpu import relevant_flags
 
-PARTS = ("embed", "ann", "bm25", "serve")
+PARTS = ("embed", "startup", "serve", "ann", "bm25")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,13 @@ class Row:
 
 def command(part: str, sizes: str | None = None) -> str:
     return f"`python -m bench --only {part}" + (f" --sizes {sizes}`" if sizes else "`")
+
+
+def versus_target(value: float, target: float, unit: str) -> str:
+    """'target ≤ 450 MiB met by 63.0 MiB', or missed by how much, in bold."""
+    if value <= target:
+        return f"target ≤ {target:g} {unit} met by {target - value:.1f} {unit}"
+    return f"target ≤ {target:g} {unit} **missed by {value - target:.1f} {unit}**"
 
 
 def machine() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): embedding, approximate search, BM25 and serving figures in one table.
+"""`python -m bench` (`make bench`): embedding routes, start-up, serving, approximate search and BM25 in one table.
 
 Each part can be rerun alone (`--only ann --sizes 10000,100000`); its rows are kept in docs/bench/<part>.json
 and docs/bench/README.md is rewritten from every part measured so far, with the latency plot.
@@ -49,6 +49,10 @@ def run_part(part: str, sizes: list[int], with_eval: bool,
         from . import bm25 as bench_bm25
 
         rows, notes = bench_bm25.run(sizes, bm25_max_build_s)
+    elif part == "startup":
+        from . import startup as bench_startup
+
+        rows, notes = bench_startup.run()
     else:
         from . import serve as bench_serve
 
