@@ -13,19 +13,26 @@ from typing import Any
 import numpy as np
 
 from rag.config import RagConfig, load_config
-from rag.embed.embedder import OnnxEncoder, SentenceTransformerEmbedder, cpu_supports_bf16, resolve_model_path
+from rag.embed.embedder import (
+    OnnxEncoder,
+    SentenceTransformerEmbedder,
+    load_torch_model,
+    plan_routes,
+    resolve_model_path,
+)
+from rag.embed.route import BULK_PASSAGES, EmbeddingRoute, bf16_unit, cpu_flags
 
+from .cpu import arithmetic_units, relevant_flags
 from .data import QA_FILE, SEEDS, questions, recombined_passages
-from .report import Row, command
+from .report import Row, command, machine
 
 log = logging.getLogger(__name__)
 
 PASSAGES = 96
-BF16_PASSAGES = 16  # bf16 without hardware support runs at a few passages per second
-ROUNDS = 3
+BF16_PASSAGES = 16  # bf16 without a native unit runs at a few passages per second
+ROUNDS = 5  # a shared 2-core host: the median of five rounds, each route interleaved with the others
 # BERT-small shape of multilingual-e5-small
 LAYERS, HIDDEN, FFN = 12, 384, 1536
-FP32_FLOP_PER_CYCLE = 32  # AVX2: 2 FMA units x 8 float lanes x 2 operations
 
 
 def flops_per_passage(tokens: int) -> float:
@@ -108,54 +115,80 @@ def _quiet() -> Iterator[None]:
             logging.getLogger(n).setLevel(level)
 
 
-def _eval_recall(backend: str) -> dict[str, float]:
-    """Hybrid recall@1/@5 per language on eval/qa.jsonl, with an index built by this backend."""
+def _route_config(route: EmbeddingRoute) -> dict[str, str]:
+    """The explicit settings that pin one route, whatever the host."""
+    if route.runtime == "torch":
+        return {"embed_backend": "torch", "precision": route.precision}
+    return {"embed_backend": "onnx-int8" if route.precision == "int8" else "onnx", "precision": "auto"}
+
+
+def _eval_recall(index_settings: dict[str, str], query_settings: dict[str, str]) -> dict[str, float]:
+    """Hybrid recall@1/@5 per language on eval/qa.jsonl: the index embedded by one route, the questions by another."""
     from eval.items import load_items
     from eval.run import run_eval
     from rag.assistant import Assistant
     from rag.index.build import build_index
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-eval-") as tmp:
-        config = load_config(env={}, corpus_dir=SEEDS, index_dir=Path(tmp) / "index", embed_backend=backend)
-        embedder = SentenceTransformerEmbedder(config)
-        build_index(config, embedder, show_progress=False)
-        report, _ = run_eval(Assistant(config, embedder), load_items(QA_FILE), ["hybrid"], progress=False)
+        index_config = load_config(env={}, corpus_dir=SEEDS, index_dir=Path(tmp) / "index", **index_settings)
+        build_index(index_config, SentenceTransformerEmbedder(index_config), show_progress=False)
+        config = load_config(env={}, corpus_dir=SEEDS, index_dir=Path(tmp) / "index", **query_settings)
+        report, _ = run_eval(Assistant(config, SentenceTransformerEmbedder(config)), load_items(QA_FILE), ["hybrid"],
+                             progress=False)
     groups = report["modes"]["hybrid"]
     return {f"{lang} {k}": groups[lang][k] for lang in ("fr", "en") for k in ("recall@1", "recall@5")}
 
 
 def _interleaved_rates(routes: dict[str, tuple[Callable[[], np.ndarray], int]],
-                       rounds: int = ROUNDS) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Run every route once per round, round after round, and keep each route's fastest round.
+                       rounds: int = ROUNDS) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Run every route once per round, round after round; each route's passages/s of every round.
 
     On a shared machine other processes come and go: interleaving exposes every route to the same bursts,
-    and the fastest of several rounds is the one least disturbed.
+    and the median of the rounds is the figure reported.
     """
-    best = {name: float("inf") for name in routes}
+    rates: dict[str, list[float]] = {name: [] for name in routes}
     vectors: dict[str, np.ndarray] = {}
     for name, (run, _) in routes.items():
         vectors[name] = run()  # warm-up (first-call allocations, lazy kernels)
     for _ in range(rounds):
-        for name, (run, _) in routes.items():
+        for name, (run, count) in routes.items():
             started = time.perf_counter()
             vectors[name] = run()
-            best[name] = min(best[name], time.perf_counter() - started)
-    return vectors, {name: routes[name][1] / best[name] for name in routes}
+            rates[name].append(count / (time.perf_counter() - started))
+    return vectors, rates
+
+
+def _limit_row(unit_precision: str, flops: float, mean_tokens: float, threads: int, mhz: float,
+               flags: frozenset[str], best: tuple[str, float], cmd: str) -> Row:
+    unit = arithmetic_units(flags)[unit_precision]
+    peak = threads * mhz * 1e6 * unit.flop_per_cycle
+    name, rate = best
+    return Row(
+        "embed", f"arithmetic limit ({unit.precision}, {unit.name})",
+        f"{flops / 1e9:.2f} GFLOP per passage ({LAYERS} layers, hidden {HIDDEN}, FFN {FFN}, {mean_tokens:.0f} tokens) "
+        f"vs peak {peak / 1e9:,.0f} GFLOP/s ({threads} cores x {mhz / 1000:.2f} GHz x {unit.flop_per_cycle} "
+        f"FLOP/cycle: "
+        f"{unit.how}) = **at most {peak / flops:,.0f} passages/s**; {name} reaches {rate:.1f} "
+        f"({rate * flops / peak:.1%} of peak)",
+        cmd, {"unit": unit.name, "flop_per_cycle": unit.flop_per_cycle, "flops_per_passage": flops,
+              "peak_flops": peak, "bound_passages_per_s": peak / flops})
 
 
 def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     import torch
 
     cmd = command("embed")
+    flags = cpu_flags()
+    native_bf16 = bf16_unit(flags)
     config: RagConfig = load_config(env={})
+    chosen = plan_routes(config, flags)
     folder, _ = resolve_model_path(config)
     texts = recombined_passages(PASSAGES, seed=7)
     prefixed = ["passage: " + t for t in texts]
     threads = torch.get_num_threads()
     with _quiet():
-        torch_embedder = SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))
-        quantized = SentenceTransformerEmbedder(load_config(env={}, embed_backend="torch", precision="fp32"))._model
-    model = torch_embedder._model
+        model = load_torch_model(config, folder)
+        quantized = load_torch_model(config, folder)
     torch.ao.quantization.quantize_dynamic(quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     encoders = {}
     load_s = {}
@@ -165,6 +198,7 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
         load_s[name] = time.perf_counter() - started
     token_counts = [len(ids) for ids in model.tokenizer(prefixed)["input_ids"]]
     mean_tokens = float(np.mean(token_counts))
+    bf16_count = PASSAGES if native_bf16 else BF16_PASSAGES
 
     def encode(m, batch: int = 32) -> Callable[[], np.ndarray]:  # type: ignore[no-untyped-def]
         return lambda: m.encode(texts, prompt_name="document", batch_size=batch, normalize_embeddings=True)
@@ -175,7 +209,7 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
 
     def bf16() -> np.ndarray:
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return model.encode(texts[:BF16_PASSAGES], prompt_name="document", batch_size=32, normalize_embeddings=True)
+            return model.encode(texts[:bf16_count], prompt_name="document", batch_size=32, normalize_embeddings=True)
 
     labels = {
         "baseline": f"torch fp32, batch 32, length-sorted (sentence-transformers default) — **baseline**; "
@@ -187,37 +221,60 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
         "torch-int8": "torch dynamic int8 (`quantize_dynamic`, Linear layers)",
         "onnx": "ONNX fp32 (onnxruntime, local export, eager attention), batch 32, length-sorted",
         "onnx-int8": "ONNX int8 dynamic (MatMul weights per-channel int8), batch 32, length-sorted",
-        "bf16": f"torch bf16 autocast (first {BF16_PASSAGES} passages, one round; `cpu_supports_bf16()` = "
-                f"{cpu_supports_bf16()}, so `precision = \"auto\"` keeps it off here)",
+        "bf16": f"torch bf16 autocast, batch 32, length-sorted ({native_bf16} runs bf16 natively)" if native_bf16 else
+                f"torch bf16 autocast (first {BF16_PASSAGES} passages, one round: no AMX or AVX-512 BF16 here, "
+                "bf16 is emulated)",
     }
+    route_keys = {"onnx": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"), "bf16": ("torch", "bf16"),
+                  "baseline": ("torch", "fp32")}
+    for job, route in chosen.items():
+        key = next(k for k, v in route_keys.items() if v == (route.runtime, route.precision))
+        labels[key] += f"; ← `auto` for {'indexing' if job == 'index' else 'queries'} here"
     routes = {
         "baseline": (encode(model), PASSAGES), "b8": (encode(model, 8), PASSAGES),
         "b16": (encode(model, 16), PASSAGES), "b64": (encode(model, 64), PASSAGES),
         "unsorted": (unsorted, PASSAGES), "torch-int8": (encode(quantized), PASSAGES),
-        "onnx": (lambda: encoders["onnx"].encode(prefixed, 32), PASSAGES),
-        "onnx-int8": (lambda: encoders["onnx-int8"].encode(prefixed, 32), PASSAGES),
+        "onnx": (lambda: encoders["onnx"].encode(texts, "passage", 32), PASSAGES),
+        "onnx-int8": (lambda: encoders["onnx-int8"].encode(texts, "passage", 32), PASSAGES),
     }
+    if native_bf16:
+        routes["bf16"] = (bf16, bf16_count)
     vectors, rates = _interleaved_rates(routes)
-    bf16_vectors, bf16_rate = _interleaved_rates({"bf16": (bf16, BF16_PASSAGES)}, rounds=1)
-    vectors.update(bf16_vectors)
-    rates.update(bf16_rate)
-    reference, base_rate = vectors["baseline"], rates["baseline"]
-    rows: list[Row] = []
+    if not native_bf16:
+        bf16_vectors, bf16_rates = _interleaved_rates({"bf16": (bf16, bf16_count)}, rounds=1)
+        vectors.update(bf16_vectors)
+        rates.update(bf16_rates)
+    medians = {name: float(np.median(r)) for name, r in rates.items()}
+    reference, base_rate = vectors["baseline"], medians["baseline"]
+    rows: list[Row] = [Row(
+        "embed", "route `auto` chooses on this host (`embed_backend`, `precision` = auto)",
+        f"**{chosen['index'].label} for indexing** ({chosen['index'].reason}); **{chosen['query'].label} for "
+        f"queries** ({chosen['query'].reason}); flags seen: {relevant_flags(flags)}",
+        "`python -m rag index` (logged at start: `embedding: ... for indexing, ... for queries`)",
+        {"index": chosen["index"].label, "query": chosen["query"].label, "flags": sorted(flags)})]
     for name in ("baseline", "b8", "b16", "b64", "unsorted", "torch-int8", "bf16", "onnx", "onnx-int8"):
         cosine = float((vectors[name] * reference[: len(vectors[name])]).sum(1).min())
-        rate = rates[name]
+        rate = medians[name]
+        spread = f"median of {len(rates[name])}: " + ", ".join(f"{r:.1f}" for r in sorted(rates[name]))
         extra = {"load_s": load_s[name]} if name in load_s else {}
-        rows.append(Row("embed", labels[name], f"**{rate:.1f} passages/s** ({rate / base_rate:.2f}x), cosine to "
-                        f"fp32 min {cosine:.4f}", cmd, {"route": name, "passages_per_s": rate,
-                                                         "speedup": rate / base_rate, "cosine_min": cosine, **extra}))
+        rows.append(Row("embed", labels[name], f"**{rate:.1f} passages/s** ({rate / base_rate:.2f}x; {spread}), "
+                        f"cosine to fp32 min {cosine:.5f}", cmd,
+                        {"route": name, "passages_per_s": rate, "rounds": rates[name], "speedup": rate / base_rate,
+                         "cosine_min": cosine, **extra}))
     del quantized
 
     qs = questions()[:30]
     latencies = {
-        "torch fp32": _latency_ms(lambda q: torch_embedder.embed_queries([q]), qs),
-        "ONNX fp32": _latency_ms(lambda q: encoders["onnx"].encode(["query: " + q], 1), qs),
-        "ONNX int8": _latency_ms(lambda q: encoders["onnx-int8"].encode(["query: " + q], 1), qs),
+        "torch fp32": _latency_ms(lambda q: model.encode([q], prompt_name="query", normalize_embeddings=True), qs),
+        "ONNX fp32": _latency_ms(lambda q: encoders["onnx"].encode([q], "query", 1), qs),
+        "ONNX int8": _latency_ms(lambda q: encoders["onnx-int8"].encode([q], "query", 1), qs),
     }
+    if native_bf16:
+        def bf16_query(q: str) -> np.ndarray:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return model.encode([q], prompt_name="query", normalize_embeddings=True)
+
+        latencies["torch bf16"] = _latency_ms(bf16_query, qs)
     rows.append(Row("embed", f"one query (p50 / p95 over {len(qs)} questions of eval/qa.jsonl)",
                     "; ".join(f"{k} {a:.1f} / {b:.1f} ms" for k, (a, b) in latencies.items()), cmd,
                     {"query_ms": latencies}))
@@ -229,41 +286,50 @@ def run(with_eval: bool = True) -> tuple[list[Row], list[str]]:
     rows.append(Row("embed", "where the time goes, per passage: ONNX fp32", _share(onnx_spent, PASSAGES), cmd,
                     {"seconds": onnx_spent}))
 
-    from .report import machine
-
     mhz = machine().get("mhz", 0.0)
-    peak = threads * mhz * 1e6 * FP32_FLOP_PER_CYCLE
     flops = float(np.mean([flops_per_passage(t) for t in token_counts]))
-    best_fp32 = max(r.data["passages_per_s"] for r in rows if "fp32" in r.setting and "passages_per_s" in r.data)
-    rows.append(Row(
-        "embed", "arithmetic limit (fp32)",
-        f"{flops / 1e9:.2f} GFLOP per passage ({LAYERS} layers, hidden {HIDDEN}, FFN {FFN}, {mean_tokens:.0f} tokens) "
-        f"vs peak {peak / 1e9:.0f} GFLOP/s ({threads} cores x {mhz / 1000:.2f} GHz x {FP32_FLOP_PER_CYCLE} FLOP/cycle "
-        f"AVX2 FMA) = **at most {peak / flops:.0f} passages/s**; best fp32 route reaches {best_fp32:.1f} "
-        f"({best_fp32 * flops / peak:.0%} of peak)",
-        cmd, {"flops_per_passage": flops, "peak_flops": peak, "bound_passages_per_s": peak / flops}))
+    fp32_names = ("baseline", "b8", "b16", "b64", "unsorted", "onnx")
+    best_fp32 = max(fp32_names, key=lambda n: medians[n])
+    rows.append(_limit_row("fp32", flops, mean_tokens, threads, mhz, flags,
+                           (f"the best fp32 route ({best_fp32})", medians[best_fp32]), cmd))
+    if native_bf16:
+        rows.append(_limit_row("bf16", flops, mean_tokens, threads, mhz, flags,
+                               ("torch bf16 autocast", medians["bf16"]), cmd))
 
     if with_eval:
+        settings = {"torch fp32": ({"embed_backend": "torch", "precision": "fp32"},) * 2,
+                    "onnx": ({"embed_backend": "onnx"},) * 2, "onnx-int8": ({"embed_backend": "onnx-int8"},) * 2}
+        if chosen["index"] != chosen["query"]:
+            settings["auto (bulk)"] = (_route_config(chosen["index"]), {})
         recalls = {}
-        for backend in ("torch", "onnx", "onnx-int8"):
+        for name, (index_settings, query_settings) in settings.items():
             with _quiet():
-                recalls[backend] = _eval_recall(backend)
-        base = recalls["torch"]
-        for backend, figures in recalls.items():
-            worst = min(figures[k] - base[k] for k in figures if "recall@5" in k)
-            verdict = "reference" if backend == "torch" else ("within 0.01" if worst >= -0.01 else
-                                                               f"**fails**: recall@5 drops {-worst:.3f}")
-            what = f"eval hybrid recall, index and queries embedded by `embed_backend = \"{backend}\"`"
-            rows.append(Row("embed", what,
-                            ", ".join(f"{k} {v:.3f}" for k, v in figures.items()) + f" ({verdict})",
-                            "`RAG_EMBED_BACKEND=" + backend + " python -m rag eval --modes hybrid --json`",
-                            {"recall": figures}))
+                recalls[name] = _eval_recall(index_settings, query_settings)
+        base = recalls["torch fp32"]
+        for name, figures in recalls.items():
+            worst = min(figures[k] - base[k] for k in figures)
+            verdict = ("reference" if name == "torch fp32" else "equal" if worst == 0 else
+                       f"recall drops at most {-worst:.3f}")
+            if name == "auto (bulk)":
+                what = (f"eval hybrid recall, index embedded by {chosen['index'].label} (the bulk route `auto` takes "
+                        f"from {BULK_PASSAGES} passages on), questions by {chosen['query'].label}")
+                how = (f"`RAG_EMBED_BACKEND={_route_config(chosen['index'])['embed_backend']} "
+                       f"RAG_PRECISION={chosen['index'].precision} python -m rag index`, then "
+                       "`python -m rag eval --modes hybrid --json --no-build`")
+            else:
+                what = f"eval hybrid recall, index and questions embedded by {name}"
+                env = " ".join(f"RAG_{key.upper()}={value}" for key, value in settings[name][0].items())
+                how = f"`{env} python -m rag eval --modes hybrid --json`"
+            rows.append(Row("embed", what, ", ".join(f"{k} {v:.3f}" for k, v in figures.items()) + f" ({verdict})",
+                            how, {"recall": figures}))
 
     notes = [
         f"torch {torch.__version__} with {threads} threads (`torch.get_num_threads()`); onnxruntime intra-op threads "
         f"= {threads}. Every route encodes the same {PASSAGES} recombined seed passages (mean {mean_tokens:.0f} "
         f"tokens, max {max(token_counts)}); after a warm-up the routes run in turn for {ROUNDS} rounds and each "
-        "keeps its fastest round, so that load from other processes falls on all routes alike.",
+        "reports the median of its rounds, so that load from other processes falls on all routes alike.",
+        f"CPU flags seen: {relevant_flags(flags)}; the arithmetic limits use the widest units they name "
+        "(bench/cpu.py).",
         "sentence-transformers' own `backend=\"onnx\"` needs optimum-onnx, whose current release pins "
         "transformers < 4.58 (this project pins 5.24): the ONNX route therefore exports the folder with "
         "`torch.onnx.export` and runs it with onnxruntime directly (rag/embed/onnx_runtime.py), same tokenizer.json, "

@@ -10,7 +10,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PARTS = ("embed", "ann", "bm25", "serve")
+from rag.embed.route import cpu_flags
+
+from .cpu import relevant_flags
+
+PARTS = ("embed", "startup", "serve", "ann", "bm25")
 
 
 @dataclass(frozen=True)
@@ -22,10 +26,18 @@ class Row:
     result: str
     command: str
     data: dict[str, Any] = field(default_factory=dict)
+    host: str = ""  # the CPU flags the figures depend on (bench.cpu.relevant_flags), set by bench.run
 
 
 def command(part: str, sizes: str | None = None) -> str:
     return f"`python -m bench --only {part}" + (f" --sizes {sizes}`" if sizes else "`")
+
+
+def versus_target(value: float, target: float, unit: str) -> str:
+    """'target ≤ 450 MiB met by 63.0 MiB', or missed by how much, in bold."""
+    if value <= target:
+        return f"target ≤ {target:g} {unit} met by {target - value:.1f} {unit}"
+    return f"target ≤ {target:g} {unit} **missed by {value - target:.1f} {unit}**"
 
 
 def machine() -> dict[str, Any]:
@@ -42,18 +54,15 @@ def machine() -> dict[str, Any]:
             info.setdefault("cpu", value)
         elif key == "cpu MHz":
             info.setdefault("mhz", float(value))
-        elif key == "flags":
-            flags = set(value.split())
-            info.setdefault("simd", " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
-                                                         "amx_bf16", "amx_int8") if f in flags))
+    info["simd"] = relevant_flags(cpu_flags())
     info["load_avg"] = os.getloadavg()
     info["when"] = time.strftime("%Y-%m-%d %H:%M")
     return info
 
 
 def format_table(rows: list[Row]) -> str:
-    lines = ["| part | setting | result | reproduce |", "|---|---|---|---|"]
-    lines += [f"| {r.part} | {r.setting} | {r.result} | {r.command} |" for r in rows]
+    lines = ["| part | setting | result | reproduce | host CPU flags |", "|---|---|---|---|---|"]
+    lines += [f"| {r.part} | {r.setting} | {r.result} | {r.command} | {r.host or '?'} |" for r in rows]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): embedding, approximate search, BM25 and serving figures in one table.
+"""`python -m bench` (`make bench`): embedding routes, start-up, serving, approximate search and BM25 in one table.
 
 Each part can be rerun alone (`--only ann --sizes 10000,100000`); its rows are kept in docs/bench/<part>.json
 and docs/bench/README.md is rewritten from every part measured so far, with the latency plot.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,10 @@ def run_part(part: str, sizes: list[int], with_eval: bool,
         from . import bm25 as bench_bm25
 
         rows, notes = bench_bm25.run(sizes, bm25_max_build_s)
+    elif part == "startup":
+        from . import startup as bench_startup
+
+        rows, notes = bench_startup.run()
     else:
         from . import serve as bench_serve
 
@@ -77,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         log.info("part %s: starting (load average %.1f)", part, env["load_avg"][0])
         rows, notes, extra = run_part(part, sizes, not args.no_eval, args.bm25_max_build_s)
+        rows = [replace(row, host=env["simd"]) for row in rows]
         elapsed = time.perf_counter() - started
-        notes = [*notes, f"This part took {elapsed:.0f} s."]
+        end_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        notes = [*notes, f"This part took {elapsed:.0f} s; load average at its end {end_load}."]
         log.info("part %s: done in %.0fs", part, elapsed)
         save_part(args.out, part, rows, notes, env)
         if part == "ann":

@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from .data import REPO, SEEDS, questions
-from .report import Row, command
+from .report import Row, command, versus_target
 
 log = logging.getLogger(__name__)
 
 CLIENTS = (1, 4, 16)
+COLD_STARTS = 3
+PAGE_MIB, PAGE_SECONDS = 500, 4.0  # targets of issue 17: after the first answer, and to it
 SECONDS_PER_LEVEL = 15.0
 START_TIMEOUT_S = 180.0
 ENDPOINT = "/ask"
@@ -137,7 +139,30 @@ def _load(url: str, clients: int, asked: list[str], seconds: float) -> dict[str,
             "answer_p50_ms": float(np.nanpercentile(server_ms, 50)) if server_ms else None}
 
 
+@contextlib.contextmanager
+def _first_answer(index_dir: Path, log_path: Path, env: dict[str, str],
+                  question: str) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, float]]]:
+    """Start the page, ask one question over gradio_client; yields the running server, its URL and the figures."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    with _server(index_dir, port, log_path, env) as process:
+        try:
+            client = _connect(url, process, started + START_TIMEOUT_S)
+            listening = time.perf_counter() - started
+            first = client.predict(question, api_name=ENDPOINT, **_ask_kwargs(client))
+        except Exception as exc:
+            raise RuntimeError(f"{exc}; server log:\n{log_path.read_text(errors='replace')[-3000:]}") from exc
+        cold = time.perf_counter() - started
+        if not _answered(first):
+            raise RuntimeError(f"the first answer came back without an answer: {str(first)[:300]}")
+        yield process, url, {"cold_start_s": cold, "listening_s": listening,
+                             "rss_mib": _memory(process.pid)["VmRSS"] / 2**20}
+
+
 def run() -> tuple[list[Row], list[str]]:
+    from gradio_client import Client  # noqa: F401 - imported before any clock starts: not part of the page's start
+
     cmd = command("serve")
     asked = questions()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
@@ -149,39 +174,33 @@ def run() -> tuple[list[Row], list[str]]:
         subprocess.run([sys.executable, "-m", "rag", "index", "--index-dir", str(index_dir), "--corpus-dir",
                         str(SEEDS), "-q"], cwd=REPO, env=env, check=True, capture_output=True)
         index_s = time.perf_counter() - started
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "rag", "ask", asked[0], "--index-dir", str(index_dir), "--corpus-dir",
-                        str(SEEDS), "--no-build", "-q"], cwd=REPO, env=env, check=True, capture_output=True)
-        cli_s = time.perf_counter() - started
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}/"
         log_path = Path(tmp) / "serve.log"
-        started = time.perf_counter()
-        with _server(index_dir, port, log_path, env) as process:
-            try:
-                client = _connect(url, process, started + START_TIMEOUT_S)
-                listening = time.perf_counter() - started
-                first = client.predict(asked[0], api_name=ENDPOINT, **_ask_kwargs(client))
-            except Exception as exc:
-                raise RuntimeError(f"{exc}; server log:\n{log_path.read_text(errors='replace')[-3000:]}") from exc
-            cold = time.perf_counter() - started
-            if not _answered(first):
-                raise RuntimeError(f"the first answer came back without an answer: {str(first)[:300]}")
-            idle = _memory(process.pid)
-            rows.append(Row("serve", "cold start: `python -m rag serve` process start to first answer over "
-                            "gradio_client (index already built)",
-                            f"**{cold:.1f} s** (page answering its API after {listening:.1f} s); without the page, "
-                            f"`rag ask` answers one question from a cold process in {cli_s:.1f} s; building the "
-                            f"bundled index beforehand: {index_s:.1f} s", cmd,
-                            {"cold_start_s": cold, "listening_s": listening, "cli_ask_s": cli_s,
-                             "index_build_s": index_s}))
+        starts: list[dict[str, float]] = []
+        for _ in range(COLD_STARTS - 1):
+            with _first_answer(index_dir, log_path, env, asked[0]) as (_, _, figures):
+                starts.append(figures)
+        with _first_answer(index_dir, log_path, env, asked[0]) as (process, url, figures):
+            starts.append(figures)
+            cold = sorted(f["cold_start_s"] for f in starts)
+            listening = float(np.median([f["listening_s"] for f in starts]))
+            rss = sorted(f["rss_mib"] for f in starts)
+            cold_verdict = versus_target(float(np.median(cold)), PAGE_SECONDS, "s")
+            rss_verdict = versus_target(float(np.median(rss)), PAGE_MIB, "MiB")
+            rows.append(Row("serve", f"cold start: `python -m rag serve` process start to first answer over "
+                            f"gradio_client, index already built (median of {COLD_STARTS} starts)",
+                            f"**{np.median(cold):.1f} s** (runs: {', '.join(f'{c:.1f}' for c in cold)}; page answering "
+                            f"its API after {listening:.1f} s); {cold_verdict}"
+                            f"; building the bundled index beforehand: {index_s:.1f} s", cmd,
+                            {"cold_start_s": cold, "listening_s": listening, "index_build_s": index_s}))
             levels = [_load(url, clients, asked, SECONDS_PER_LEVEL) for clients in CLIENTS]
             loaded = _memory(process.pid)
-            rows.append(Row("serve", "resident memory of the serving process (bundled corpus)",
-                            f"**{idle['VmRSS'] / 2**20:,.0f} MiB** after the first answer; "
-                            f"{loaded['VmRSS'] / 2**20:,.0f} MiB after the load runs "
+            rows.append(Row("serve", f"resident memory of the serving process, bundled corpus (median of "
+                            f"{COLD_STARTS} starts)",
+                            f"**{np.median(rss):,.0f} MiB** after the first answer (runs: "
+                            f"{', '.join(f'{r:.0f}' for r in rss)}); {rss_verdict}"
+                            f"; {loaded['VmRSS'] / 2**20:,.0f} MiB after the load runs "
                             f"(peak {loaded['VmHWM'] / 2**20:,.0f} MiB)", cmd,
-                            {"rss_idle": idle["VmRSS"], "rss_loaded": loaded["VmRSS"], "peak": loaded["VmHWM"]}))
+                            {"rss_first_answer_mib": rss, "rss_loaded": loaded["VmRSS"], "peak": loaded["VmHWM"]}))
             for level in levels:
                 rows.append(Row("serve", f"{level['clients']} concurrent gradio_client client(s), "
                                 f"{SECONDS_PER_LEVEL:.0f} s", f"**{level['answers_per_s']:.1f} answers/s**, latency "
@@ -193,5 +212,8 @@ def run() -> tuple[list[Row], list[str]]:
         "`concurrency_limit` 4 questions at a time); each client is a `gradio_client.Client` in its own thread of "
         "the benchmark process, cycling through the questions of eval/qa.jsonl. The clients share the machine's "
         "2 cores with the server, so the figures at 16 clients include the clients' own cost.",
+        "A cold start is timed from the server process's start to the first answer received by a gradio_client "
+        "(imported beforehand), which also fetches the page's config and API description first; `rag ask`'s "
+        "own cold start and memory are in the startup part.",
     ]
     return rows, notes

@@ -38,9 +38,12 @@ class RagConfig:
     model: str = BUNDLED_MODEL
     model_cache_dir: Path = Path.home() / ".cache" / "rag-news" / "models"
     allow_download: bool = False
-    precision: str = "auto"  # auto | fp32 | bf16 (torch backend only)
-    # auto (onnx for the bundled model, torch for any other) | torch (sentence-transformers) |
-    # onnx (same vectors as torch, run by onnxruntime, about 2.5x faster per query) | onnx-int8 (quantised).
+    # auto | fp32 | bf16 (torch autocast). auto: bf16 for bulk indexing where the CPU runs it natively (AMX or
+    # AVX-512 BF16; vectors match fp32 at cosine >= 0.9999), fp32 otherwise and for queries.
+    precision: str = "auto"
+    # auto | torch (sentence-transformers) | onnx (same vectors as torch, run by onnxruntime) | onnx-int8 (quantised,
+    # cosine 0.995: only when asked). auto picks per host and job (rag/embed/route.py): ONNX fp32 for queries and
+    # on hosts without bf16 units, torch bf16 for bulk indexing on hosts with them; torch for a non-bundled model.
     embed_backend: str = "auto"
     embed_batch_size: int = 32
     chunk_size: int = 800

@@ -9,25 +9,16 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from rag.config import BUNDLED_MODEL, RagConfig
+from rag.embed.route import BULK_PASSAGES, EmbeddingRoute, choose_route, cpu_flags
 from rag.errors import ModelError
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def cpu_supports_bf16() -> bool:
-    """bf16 matmuls are only fast with AMX or AVX-512 BF16; elsewhere autocast would slow things down."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def resolve_model_path(config: RagConfig) -> tuple[str, str]:
@@ -40,116 +31,169 @@ def resolve_model_path(config: RagConfig) -> tuple[str, str]:
     return config.model, config.model
 
 
-def preferred_backend(config: RagConfig) -> str:
-    """The runtime `embed_backend = "auto"` means: ONNX for the bundled model, whose export is known to give
-    the torch vectors, and torch for any other model, which may not be a BERT with mean pooling. An explicit
-    `precision = "bf16"` also means torch: only torch runs bf16."""
-    if config.embed_backend != "auto":
-        return config.embed_backend
-    if config.precision == "bf16":
-        return "torch"
-    return "onnx" if config.model == BUNDLED_MODEL and importlib.util.find_spec("onnxruntime") else "torch"
+def onnx_available(config: RagConfig) -> bool:
+    """The ONNX export is known to give the torch vectors for the bundled model only (a BERT with mean pooling)."""
+    return config.model == BUNDLED_MODEL and importlib.util.find_spec("onnxruntime") is not None
+
+
+def plan_routes(config: RagConfig, flags: frozenset[str] | None = None,
+                with_onnx: bool | None = None) -> dict[str, EmbeddingRoute]:
+    """The route of each job ("index", "query") for this configuration on this host."""
+    flags = cpu_flags() if flags is None else flags
+    with_onnx = onnx_available(config) if with_onnx is None else with_onnx
+    return {job: choose_route(flags, job, config.embed_backend, config.precision, with_onnx)
+            for job in ("index", "query")}
+
+
+class _Encoder(Protocol):
+    dimension: int
+    prompts: dict[str, str]
+
+    def encode(self, texts: Sequence[str], prompt_name: str | None = None, batch_size: int = 32,
+               show_progress: bool = False) -> np.ndarray: ...
 
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers folder with its own query/passage prompts (e5: 'query: ', 'passage: ').
 
-    `embed_backend` picks the runtime: "torch" (sentence-transformers, fp32 or bf16 autocast), "onnx" (the
-    same weights exported locally and run by onnxruntime: identical vectors) or "onnx-int8" (MatMul weights
-    quantised to int8: faster, cosine about 0.993 to fp32, so its vectors get their own model id).
+    Each job has its route (rag/embed/route.py): queries and small batches of passages run on the query route,
+    loaded at start so that a broken model shows at once; bulk indexing (embed_passages of BULK_PASSAGES texts
+    or more) runs on the index route, loaded on its first use, so that a process that only answers questions
+    never loads torch when the query route is ONNX. Runtimes: "torch" (sentence-transformers, fp32 or bf16
+    autocast), "onnx" (the same weights exported locally and run by onnxruntime: identical vectors) or
+    "onnx-int8" (MatMul weights quantised to int8: faster, cosine about 0.993 to fp32, so its vectors get their
+    own model id).
     """
 
-    def __init__(self, config: RagConfig) -> None:
+    def __init__(self, config: RagConfig, flags: frozenset[str] | None = None) -> None:
         started = time.perf_counter()
-        location, self.model_id = resolve_model_path(config)
+        self._config = config
+        self._flags = cpu_flags() if flags is None else flags
+        self._location, self.model_id = resolve_model_path(config)
         self.batch_size = config.embed_batch_size
-        # One forward pass at a time: torch already spreads a pass over every core, and concurrent passes
-        # from the page's worker threads oversubscribe them (measured: a 35 ms query took about a second).
+        # One forward pass at a time: torch and onnxruntime already spread a pass over every core, and concurrent
+        # passes from the page's worker threads oversubscribe them (measured: a 35 ms query took about a second).
         self._lock = threading.Lock()
-        self.backend = preferred_backend(config)
-        self.use_bf16 = False
-        if self.backend != "torch":
-            try:
-                self._onnx = OnnxEncoder(Path(location), int8=self.backend == "onnx-int8")
-            except Exception as exc:  # noqa: BLE001 - under "auto" any failure of the faster route falls back
-                if config.embed_backend != "auto":
-                    raise
-                log.warning("cannot use the ONNX runtime, embedding with torch instead (same vectors): %s", exc)
-                self.backend = "torch"
-        if self.backend == "torch":
-            self._model = self._load_torch(config, location)
-            self.dimension = int(self._model.get_embedding_dimension())
-            self.use_bf16 = config.precision == "bf16" or (config.precision == "auto" and cpu_supports_bf16())
-            prompts = getattr(self._model, "prompts", {}) or {}
-        else:
-            self.dimension = self._onnx.dimension
-            prompts = self._onnx.prompts
-            if self.backend == "onnx-int8":
-                self.model_id = f"{self.model_id}+onnx-int8"
+        self._encoders: dict[str, _Encoder] = {}
+        self._torch_model = None  # one SentenceTransformer serves the fp32 and the bf16 route
+        self.routes = plan_routes(config, self._flags)
+        try:
+            query_encoder = self._encoder(self.routes["query"])
+        except Exception as exc:  # noqa: BLE001 - under "auto" any failure of the faster route falls back
+            if self.routes["query"].runtime == "torch" or config.embed_backend != "auto":
+                raise
+            log.warning("cannot use the ONNX runtime, embedding with torch instead (same vectors): %s", exc)
+            self.routes = plan_routes(config, self._flags, with_onnx=False)
+            query_encoder = self._encoder(self.routes["query"])
+        self.dimension = query_encoder.dimension
+        prompts = query_encoder.prompts
         self._query_prompt = "query" if prompts.get("query") else None
         self._passage_prompt = next((n for n in ("document", "passage") if prompts.get(n)), None)
-        log.info(
-            "loaded %s (dim %d, %s) in %.1fs", self.model_id, self.dimension,
-            "bf16 autocast" if self.use_bf16 else self.backend if self.backend != "torch" else "fp32",
-            time.perf_counter() - started,
-        )
+        if self.routes["query"].precision == "int8":
+            self.model_id = f"{self.model_id}+onnx-int8"
+        log.info("embedding: %s for indexing, %s for queries (%s; loaded in %.1fs)", self.routes["index"].label,
+                 self.routes["query"].label, self.model_id, time.perf_counter() - started)
 
-    @staticmethod
-    def _load_torch(config: RagConfig, location: str):  # type: ignore[no-untyped-def]
+    @property
+    def backend(self) -> str:
+        """The runtime that answers queries, as an `embed_backend` value."""
+        route = self.routes["query"]
+        return "torch" if route.runtime == "torch" else "onnx-int8" if route.precision == "int8" else "onnx"
+
+    def _encoder(self, route: EmbeddingRoute) -> _Encoder:
+        key = f"{route.runtime}-{route.precision}"
+        if key not in self._encoders:
+            if route.runtime == "torch":
+                if self._torch_model is None:
+                    self._torch_model = load_torch_model(self._config, self._location)
+                self._encoders[key] = _TorchEncoder(self._torch_model, bf16=route.precision == "bf16")
+            else:
+                self._encoders[key] = OnnxEncoder(Path(self._location), int8=route.precision == "int8")
+        return self._encoders[key]
+
+    def _bulk_encoder(self) -> _Encoder:
+        route = self.routes["index"]
         try:
-            import torch
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ModelError(f"sentence-transformers is not installed ({exc}); run `make install`") from exc
-        try:
-            model = SentenceTransformer(location, device="cpu", local_files_only=not config.allow_download)
-        except Exception as exc:  # any failure of a third-party loader becomes one actionable error
-            hint = (
-                "it is not in the local cache and downloads are off (set allow_download = true in rag.toml)"
-                if not config.allow_download and not Path(location).exists()
-                else "check that the folder is a complete sentence-transformers model"
-            )
-            raise ModelError(f"cannot load embedding model '{config.model}' from {location}: {hint} ({exc})") from exc
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-        return model
+            return self._encoder(route)
+        except Exception as exc:  # noqa: BLE001 - under "auto" the query route can always do the bulk job too
+            chosen = self._config.embed_backend == "auto" and self._config.precision == "auto"
+            if not chosen or route == self.routes["query"]:
+                raise
+            log.warning("cannot load the indexing route (%s), embedding with %s instead: %s", route.label,
+                        self.routes["query"].label, exc)
+            self.routes = {**self.routes, "index": self.routes["query"]}
+            return self._encoder(self.routes["query"])
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None, show_progress: bool, job: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            encoder = self._bulk_encoder() if job == "index" else self._encoder(self.routes["query"])
+            vectors = encoder.encode(texts, prompt_name, self.batch_size, show_progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, False, "query")
+
+    def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        job = "index" if len(texts) >= BULK_PASSAGES else "query"
+        return self._encode(texts, self._passage_prompt, show_progress, job)
+
+
+def load_torch_model(config: RagConfig, location: str):  # type: ignore[no-untyped-def]
+    """The SentenceTransformer at `location` on the CPU (imports torch: about 5 s and 400 MB)."""
+    started = time.perf_counter()
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError(f"sentence-transformers is not installed ({exc}); run `make install`") from exc
+    try:
+        model = SentenceTransformer(location, device="cpu", local_files_only=not config.allow_download)
+    except Exception as exc:  # any failure of a third-party loader becomes one actionable error
+        hint = (
+            "it is not in the local cache and downloads are off (set allow_download = true in rag.toml)"
+            if not config.allow_download and not Path(location).exists()
+            else "check that the folder is a complete sentence-transformers model"
+        )
+        raise ModelError(f"cannot load embedding model '{config.model}' from {location}: {hint} ({exc})") from exc
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    log.info("loaded torch for %s in %.1fs", config.model, time.perf_counter() - started)
+    return model
+
+
+class _TorchEncoder:
+    """sentence-transformers' own encode(), in fp32 or under bf16 autocast."""
+
+    def __init__(self, model, bf16: bool = False) -> None:  # type: ignore[no-untyped-def]
+        self._model = model
+        self._bf16 = bf16
+        self.dimension = int(model.get_embedding_dimension())
+        self.prompts: dict[str, str] = dict(getattr(model, "prompts", {}) or {})
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
         import torch
 
-        if self.use_bf16:
+        if self._bf16:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 yield
         else:
             yield
 
-    def _encode(self, texts: Sequence[str], prompt_name: str | None, show_progress: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.backend != "torch":
-            prompt = self._onnx.prompts.get(prompt_name, "") if prompt_name else ""
-            with self._lock:  # onnxruntime also spreads one run over every core
-                return self._onnx.encode([prompt + t for t in texts], self.batch_size, show_progress)
-        with self._lock, self._precision():
-            vectors = self._model.encode(
-                list(texts),
-                prompt_name=prompt_name,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress,
+    def encode(self, texts: Sequence[str], prompt_name: str | None = None, batch_size: int = 32,
+               show_progress: bool = False) -> np.ndarray:
+        with self._precision():
+            vectors: np.ndarray = self._model.encode(
+                list(texts), prompt_name=prompt_name, batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=show_progress,
             )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt, False)
-
-    def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self._passage_prompt, show_progress)
+        return vectors
 
 
 class OnnxEncoder:
-    """The folder's BERT run by onnxruntime: its tokenizer.json, mean pooling over real tokens, L2 norm.
+    """The folder's BERT run by onnxruntime: its tokenizer.json (read by rag/embed/tokenizer.py, which needs a
+    fifth of the memory of the tokenizers library), mean pooling over real tokens, L2 norm.
 
     This is what the folder's modules.json (Transformer -> Pooling(mean, include_prompt) -> Normalize) does;
     other pooling modes are refused rather than silently computed wrongly.
@@ -160,9 +204,15 @@ class OnnxEncoder:
             raise ModelError(f"the ONNX backend needs a local model folder; {folder} is not one "
                              "(use embed_backend = \"torch\" for a hub model name)")
         try:
-            from tokenizers import Tokenizer
-
-            from rag.embed.onnx_runtime import ensure_onnx_model, make_session
+            from rag.embed.onnx_runtime import (
+                INPUTS_EMBEDS,
+                ONNX_SUBDIR,
+                WordTable,
+                ensure_onnx_model,
+                make_session,
+                words_path,
+            )
+            from rag.embed.tokenizer import UnigramTokenizer
         except ImportError as exc:
             raise ModelError(f"the ONNX backend needs onnxruntime and onnx ({exc}); run `make install`") from exc
         pooling = _read_json(folder / "1_Pooling" / "config.json")
@@ -170,21 +220,19 @@ class OnnxEncoder:
             raise ModelError(f"{folder} does not use mean pooling + Normalize; use embed_backend = \"torch\"")
         self.dimension = int(pooling["word_embedding_dimension"])
         self.prompts: dict[str, str] = _read_json(folder / "config_sentence_transformers.json").get("prompts", {})
-        max_length = int(_read_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        pad_id = self._tokenizer.token_to_id("<pad>")
-        self._tokenizer.enable_padding(pad_id=1 if pad_id is None else pad_id, pad_token="<pad>")
-        self._tokenizer.enable_truncation(max_length)
-        self._session = make_session(ensure_onnx_model(folder, int8=int8), threads)
+        self._max_length = int(_read_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
+        graph = ensure_onnx_model(folder, int8=int8)
+        self._session = make_session(graph, threads)
+        self._words = WordTable(words_path(graph))
+        self._inputs_embeds = INPUTS_EMBEDS
+        self._tokenizer = UnigramTokenizer.from_folder(folder, folder / ONNX_SUBDIR)
 
     def tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self._tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        return ids, mask
+        return self._tokenizer.encode_batch(texts, self._max_length)
 
     def forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        hidden: np.ndarray = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        inputs = {"input_ids": ids, "attention_mask": mask, self._inputs_embeds: self._words.lookup(ids)}
+        hidden: np.ndarray = self._session.run(None, inputs)[0]
         return hidden
 
     @staticmethod
@@ -194,8 +242,11 @@ class OnnxEncoder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], prompt_name: str | None = None, batch_size: int = 32,
+               show_progress: bool = False) -> np.ndarray:
         """Vectors in input order; batches are cut from the texts sorted by length, so padding stays small."""
+        if prompt_name:
+            texts = [self.prompts.get(prompt_name, "") + t for t in texts]
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         starts = range(0, len(texts), batch_size)

@@ -48,7 +48,7 @@ def test_sizes_are_parsed_sorted_and_checked() -> None:
 
 def test_the_table_has_one_row_per_measure_with_its_command() -> None:
     table = format_table([Row("ann", "10,000 vectors", "p95 1 ms", "`python -m bench --only ann`")])
-    assert table.splitlines()[2] == "| ann | 10,000 vectors | p95 1 ms | `python -m bench --only ann` |"
+    assert table.splitlines()[2] == "| ann | 10,000 vectors | p95 1 ms | `python -m bench --only ann` | ? |"
 
 
 def test_onnx_pooling_averages_real_tokens_only_and_normalises() -> None:
