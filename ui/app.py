@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import gradio as gr
 
 from rag.assistant import CorpusStatus, validate_question
-from rag.config import RagConfig
 from rag.errors import QuestionError, RagError
-from rag.schema import Answer, Document
+from rag.schema import Answer
 
 from . import render
+from .releases import CSS as RELEASES_CSS
+from .releases import ArchiveAssistant, build_releases_tab, listens_on_loopback_only
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +99,9 @@ document.addEventListener("click", (event) => {
 """
 
 
-class StoredDocuments(Protocol):
-    @property
-    def documents(self) -> Mapping[str, Document]: ...
-
-
-class PageAssistant(Protocol):
-    """What the page uses of `rag.assistant.Assistant`: its config, its releases, its status and `stream`."""
-
-    @property
-    def config(self) -> RagConfig: ...
-
-    @property
-    def stored(self) -> StoredDocuments: ...
+class PageAssistant(ArchiveAssistant, Protocol):
+    """What the page uses of `rag.assistant.Assistant`: its config, its releases, its status and `stream` (and,
+    for the Releases tab, its embedder and `refresh`)."""
 
     def status(self) -> CorpusStatus: ...
 
@@ -296,6 +287,7 @@ def build_app(assistant: PageAssistant) -> gr.Blocks:
         clear.click(controller.clear, None, clear_outputs, api_name="clear", queue=False)
         chatbot.clear(controller.clear, None, clear_outputs, api_visibility="private", queue=False)
         app.load(controller.status, None, [status], api_visibility="private", queue=False)
+        build_releases_tab(assistant, allow_writes=listens_on_loopback_only(config.host))
     app.queue(default_concurrency_limit=config.concurrency_limit)
     return app
 
@@ -305,7 +297,7 @@ def launch(app: gr.Blocks, host: str, port: int, block: bool = True) -> str:
     background until `app.close()`."""
     _, url, _ = app.launch(
         server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
-        css=CSS, head=HEAD, theme=_theme(), footer_links=["api"], run_history=False, show_error=False,
+        css=CSS + RELEASES_CSS, head=HEAD, theme=_theme(), footer_links=["api"], run_history=False, show_error=False,
     )
     if block:
         print(f"Chat page: {url}  (Ctrl-C to stop)", flush=True)
