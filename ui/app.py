@@ -21,6 +21,8 @@ from rag.schema import Answer
 from . import render
 from .releases import CSS as RELEASES_CSS
 from .releases import ArchiveAssistant, build_releases_tab, listens_on_loopback_only
+from .small_screens import HEAD as SMALL_SCREEN_HEAD
+from .small_screens import fold_examples_once_asked
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +242,7 @@ def build_app(assistant: PageAssistant) -> gr.Blocks:
                     clear = gr.Button("Clear", scale=1, min_width=80, elem_id="rag-clear")
                 # Buttons rather than gr.Examples, which cuts long questions: a click asks the whole question.
                 example_buttons = []
-                with gr.Row(elem_id="rag-examples"):
+                with gr.Accordion("Exemples · Examples", elem_id="rag-examples") as examples, gr.Row():
                     for heading, questions in (("Exemples", EXAMPLES_FR), ("Examples", EXAMPLES_EN)):
                         with gr.Column(min_width=260):
                             gr.Markdown(f"**{heading}**")
@@ -287,6 +289,7 @@ def build_app(assistant: PageAssistant) -> gr.Blocks:
         clear.click(controller.clear, None, clear_outputs, api_name="clear", queue=False)
         chatbot.clear(controller.clear, None, clear_outputs, api_visibility="private", queue=False)
         app.load(controller.status, None, [status], api_visibility="private", queue=False)
+        fold_examples_once_asked(chatbot, examples)
         build_releases_tab(assistant, allow_writes=listens_on_loopback_only(config.host))
     app.queue(default_concurrency_limit=config.concurrency_limit)
     return app
@@ -297,7 +300,8 @@ def launch(app: gr.Blocks, host: str, port: int, block: bool = True) -> str:
     background until `app.close()`."""
     _, url, _ = app.launch(
         server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
-        css=CSS + RELEASES_CSS, head=HEAD, theme=_theme(), footer_links=["api"], run_history=False, show_error=False,
+        css=CSS + RELEASES_CSS, head=HEAD + SMALL_SCREEN_HEAD, theme=_theme(), footer_links=["api"], run_history=False,
+        show_error=False,
     )
     if block:
         print(f"Chat page: {url}  (Ctrl-C to stop)", flush=True)
