@@ -11,6 +11,7 @@ from rag.assistant import CorpusStatus, validate_question
 from rag.config import RagConfig
 from rag.errors import RagError
 from rag.schema import Answer, Chunk, Citation, Document, ScoredChunk
+from tests.fakes import HashingEmbedder
 
 HOSTILE_TITLE = "<script>alert(1)</script> **bold** [1] &amp; [click](javascript:alert(1))"
 HOSTILE_QUOTE = ("Le rapport [1] cite <img src=x onerror=alert(1)> et [click](javascript:alert(1)), "
@@ -42,6 +43,7 @@ def hostile_answer(question: str) -> Answer:
 @dataclass(frozen=True)
 class StoredDocuments:
     documents: dict[str, Document]
+    chunks: tuple[Chunk, ...] = ()
 
 
 @dataclass
@@ -56,6 +58,10 @@ class ScriptedAssistant:
 
     def __post_init__(self) -> None:
         self.stored = StoredDocuments({d.doc_id: d for d in self.documents})
+        self.embedder = HashingEmbedder()
+
+    def refresh(self) -> bool:
+        return False
 
     def answer_for(self, question: str, history: Sequence[str]) -> Answer:
         answer = hostile_answer(question)

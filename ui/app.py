@@ -11,18 +11,21 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import gradio as gr
 
 from rag.assistant import CorpusStatus, validate_question
-from rag.config import RagConfig
 from rag.errors import QuestionError, RagError, ServeError
-from rag.schema import Answer, Document
+from rag.schema import Answer
 
 from . import render
 from .listen import ListenAddress, exposure_warning, listen_address, page_url
+from .releases import CSS as RELEASES_CSS
+from .releases import ArchiveAssistant, build_releases_tab
+from .small_screens import HEAD as SMALL_SCREEN_HEAD
+from .small_screens import fold_examples_once_asked
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +106,9 @@ document.addEventListener("click", (event) => {
 """
 
 
-class StoredDocuments(Protocol):
-    @property
-    def documents(self) -> Mapping[str, Document]: ...
-
-
-class PageAssistant(Protocol):
-    """What the page uses of `rag.assistant.Assistant`: its config, its releases, its status and `stream`."""
-
-    @property
-    def config(self) -> RagConfig: ...
-
-    @property
-    def stored(self) -> StoredDocuments: ...
+class PageAssistant(ArchiveAssistant, Protocol):
+    """What the page uses of `rag.assistant.Assistant`: its config, its releases, its status and `stream` (and,
+    for the Releases tab, its embedder and `refresh`)."""
 
     def status(self) -> CorpusStatus: ...
 
@@ -261,7 +254,7 @@ def build_app(assistant: PageAssistant, allow_writes: bool = True) -> gr.Blocks:
                     clear = gr.Button("Clear", scale=1, min_width=80, elem_id="rag-clear")
                 # Buttons rather than gr.Examples, which cuts long questions: a click asks the whole question.
                 example_buttons = []
-                with gr.Row(elem_id="rag-examples"):
+                with gr.Accordion("Exemples · Examples", elem_id="rag-examples") as examples, gr.Row():
                     for heading, questions in (("Exemples", EXAMPLES_FR), ("Examples", EXAMPLES_EN)):
                         with gr.Column(min_width=260):
                             gr.Markdown(f"**{heading}**")
@@ -308,6 +301,8 @@ def build_app(assistant: PageAssistant, allow_writes: bool = True) -> gr.Blocks:
         clear.click(controller.clear, None, clear_outputs, api_name="clear", queue=False)
         chatbot.clear(controller.clear, None, clear_outputs, api_visibility="private", queue=False)
         app.load(controller.status, None, [status], api_visibility="private", queue=False)
+        fold_examples_once_asked(chatbot, examples)
+        build_releases_tab(assistant, allow_writes=allow_writes)
     app.queue(default_concurrency_limit=config.concurrency_limit)
     return app
 
@@ -319,8 +314,8 @@ def launch(app: gr.Blocks, host: str, port: int, block: bool = True,
     try:
         _, url, _ = app.launch(
             server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
-            css=CSS, head=HEAD, theme=_theme(), footer_links=["api"], run_history=False, show_error=False,
-            auth=list(auth) or None,
+            css=CSS + RELEASES_CSS, head=HEAD + SMALL_SCREEN_HEAD, theme=_theme(), footer_links=["api"],
+            run_history=False, show_error=False, auth=list(auth) or None,
         )
     except (OSError, OverflowError) as exc:  # Gradio says "Cannot find empty port" for a busy port and a bad host
         raise ServeError(f"cannot listen on {page_url(host, port)} ({exc})") from None

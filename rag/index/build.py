@@ -180,7 +180,7 @@ def build_index(
         if not documents:
             raise CorpusError(
                 f"no usable release under {', '.join(map(str, sources))} "
-                f"({len(loaded.skipped)} file(s) skipped): add .txt, .md or .html files"
+                f"({len(loaded.skipped)} file(s) skipped): add .txt, .md, .html, .pdf or .docx files"
             )
         settings = index_settings(config, embedder)
         reusable = current if current is not None and current.manifest.get("settings") == asdict(settings) else None

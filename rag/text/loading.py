@@ -16,18 +16,21 @@ from rag.errors import CorpusError
 from rag.schema import Document
 from rag.text.cleaning import clean_release, parse_date, shared_boilerplate
 from rag.text.dedup import near_duplicates
+from rag.text.formats import CONTAINER_SIZE_FACTOR, DOCUMENT_SUFFIXES, extract_document
 from rag.text.language import detect_document_language
 
 log = logging.getLogger(__name__)
 
 HTML_SUFFIXES = (".html", ".htm")
-SUPPORTED_SUFFIXES = (".txt", ".md", *HTML_SUFFIXES)
+SUPPORTED_SUFFIXES = (".txt", ".md", *HTML_SUFFIXES, *DOCUMENT_SUFFIXES)
 # A news release is rarely over 100 kB; 1 MB of text is already about 2,000 passages to embed (minutes on
 # two cores), and a bigger file is more likely a dump or a book than a release.
 MAX_DOCUMENT_BYTES = 1_000_000
 # A web page carries scripts and styles around its article: its file may be this many times the limit, as long
 # as the extracted text is within it.
 HTML_MARKUP_FACTOR = 5
+_FILE_SIZE_FACTORS = {**dict.fromkeys(HTML_SUFFIXES, HTML_MARKUP_FACTOR),
+                      **dict.fromkeys(DOCUMENT_SUFFIXES, CONTAINER_SIZE_FACTOR)}
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 # The target may hold one level of parentheses: [link](javascript:alert(1)), [page](https://x/a_(b)).
 _MARKDOWN_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
@@ -162,7 +165,7 @@ def _not_a_regular_file(mode: int) -> str | None:
 
 
 def _size_limit(path: Path, max_bytes: int) -> int:
-    return max_bytes * (HTML_MARKUP_FACTOR if path.suffix.lower() in HTML_SUFFIXES else 1)
+    return max_bytes * _FILE_SIZE_FACTORS.get(path.suffix.lower(), 1)
 
 
 def _is_utf8_name(path: Path) -> bool:
@@ -216,11 +219,15 @@ def _read_bounded(path: Path, limit: int) -> bytes:
 
 
 def read_release(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> RawRelease:
-    """The text of one file: plain text as is, Markdown without its markup, HTML through trafilatura."""
+    """The text of one file: plain text as is, Markdown without its markup, HTML through trafilatura, PDF and
+    Word through rag.text.formats."""
     data = _read_bounded(path, _size_limit(path, max_bytes))
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
         return _read_html(path, data)
+    if suffix in DOCUMENT_SUFFIXES:
+        extracted = extract_document(suffix, data)
+        return RawRelease(path, extracted.text, extracted.title)
     decoded = decode_release(data)
     _warn_decoding(path, decoded)
     text = decoded.text
