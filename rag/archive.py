@@ -35,6 +35,8 @@ Outcome = Literal["added", "updated", "unchanged", "skipped"]
 ProgressCallback = Callable[[float, str], None]
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()]+")
 MAX_NAME_CHARS = 120
+# Passages embedded per model pass during an upload: a chat question waits for at most one such pass.
+UPLOAD_BATCH = 8
 
 
 def default_uploads_dir(config: RagConfig) -> Path:
@@ -94,6 +96,7 @@ class ArchiveChange:
     generation: str | None
     releases: int | None
     seconds: float
+    stages_s: tuple[tuple[str, float], ...] = ()  # the build's stages (load_and_clean, chunk, embed, save)
 
 
 def upload_name(name: str) -> str:
@@ -157,7 +160,7 @@ def add_files(config: RagConfig, embedder: Embedder, files: Sequence[Path], uplo
         return ArchiveChange(tuple(outcomes.values()), (), None, None, time.perf_counter() - started)
 
     on_progress(0.1, "reading and cleaning the releases")
-    batched = _BatchedEmbedder(embedder, config.embed_batch_size, on_progress, (0.1, 0.95))
+    batched = _BatchedEmbedder(embedder, min(config.embed_batch_size, UPLOAD_BATCH), on_progress, (0.1, 0.95))
     report = build_index(config, batched, add=[uploads_dir], show_progress=False)
     rejected = _rejected_uploads(report, stored)
     if rejected:
@@ -175,7 +178,7 @@ def add_files(config: RagConfig, embedder: Embedder, files: Sequence[Path], uplo
                                else "unchanged")
             outcomes[path.name] = FileOutcome(path.name, status, doc_id)
     return ArchiveChange(tuple(outcomes.values()), tuple(report.removed), _name(report), _count(report),
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, tuple(report.timings_s.items()))
 
 
 def remove_release(config: RagConfig, embedder: Embedder, release: ReleaseSummary,
@@ -187,7 +190,8 @@ def remove_release(config: RagConfig, embedder: Embedder, release: ReleaseSummar
     if path.is_relative_to(uploads_dir.resolve()):
         path.unlink(missing_ok=True)  # first, so that the index records the folder as it is
     report = build_index(config, embedder, remove=[release.doc_id], show_progress=False)
-    return ArchiveChange((), tuple(report.removed), _name(report), _count(report), time.perf_counter() - started)
+    return ArchiveChange((), tuple(report.removed), _name(report), _count(report), time.perf_counter() - started,
+                         tuple(report.timings_s.items()))
 
 
 def _unusable(path: Path, name: str) -> str | None:

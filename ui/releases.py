@@ -113,8 +113,10 @@ def render_change(change: ArchiveChange) -> str:
     if change.removed:
         parts.append(f'<p class="rag-removed">Removed: {escape_html(", ".join(change.removed))}.</p>')
     if change.generation:
+        stages = ", ".join(f"{name.replace('_', ' ')} {seconds:.1f} s" for name, seconds in change.stages_s)
         parts.append(f'<p class="rag-change-summary">Index <code>{escape_html(change.generation)}</code>: '
-                     f"{change.releases} releases, built in {change.seconds:.1f} s. New questions use it.</p>")
+                     f"{change.releases} releases, built in {change.seconds:.1f} s"
+                     f"{f' ({escape_html(stages)})' if stages else ''}. New questions use it.</p>")
     else:
         parts.append('<p class="rag-change-summary">Nothing was indexed: the index is unchanged.</p>')
     return "".join(parts)

@@ -35,12 +35,12 @@ def test_the_release_list_shows_a_hostile_title_and_source_as_text() -> None:
 def test_the_upload_report_names_each_file_with_its_outcome_and_escapes_reasons() -> None:
     change = ArchiveChange((FileOutcome("a.pdf", "added", "a"), FileOutcome("<i>b</i>.pdf", "skipped",
                                                                            reason="no text layer (scanned PDF?)")),
-                           (), "gen-2", 7, 1.25)
+                           (), "gen-2", 7, 1.25, (("embed", 1.0), ("save", 0.25)))
     page = parse(render_change(change))
     assert "i" not in {tag for tag, _ in page.tags}
     text = "".join(page.text)
     for expected in ("a.pdf", "added", "<i>b</i>.pdf", "skipped", "no text layer (scanned PDF?)", "gen-2",
-                     "7 releases", "1.2 s"):
+                     "7 releases", "1.2 s", "embed 1.0 s, save 0.2 s"):
         assert expected in text
 
 
