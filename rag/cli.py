@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder or file of releases (repeatable; replaces the indexed sources)")
     index.add_argument("--prune", action="store_true", help="drop releases whose files are gone")
 
-    add = sub.add_parser("add", help="add releases (files or folders of .txt, .md, .html) to the index")
+    add = sub.add_parser("add", help="add releases (files or folders of .txt, .md, .html, .pdf, .docx) to the index")
     _common(add)
     add.add_argument("paths", type=Path, nargs="+", help="files or folders to add")
 
