@@ -85,7 +85,8 @@ def load_parts(out_dir: Path) -> list[dict[str, Any]]:
 
 def write_markdown(out_dir: Path, parts: list[dict[str, Any]]) -> Path:
     """docs/bench/README.md: the table of every part measured so far, with the machine and notes of each run."""
-    rows = [Row(**r) for p in parts for r in p["rows"]]
+    # Rows saved before rows carried their host take it from their part's machine record.
+    rows = [Row(**{**r, "host": r.get("host") or p["machine"].get("simd", "")}) for p in parts for r in p["rows"]]
     lines = ["# Benchmark", "",
              "Written by `python -m bench` (`make bench`); each part is rerun alone with its command.", "",
              format_table(rows), ""]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.cpu import arithmetic_units, relevant_flags
 from bench.report import Row, format_table
 
@@ -45,3 +47,13 @@ def test_the_flags_printed_are_the_ones_that_decide_routes_and_limits() -> None:
 def test_every_row_of_the_table_names_the_host_flags() -> None:
     table = format_table([Row("embed", "ONNX fp32", "24 passages/s", "`python -m bench --only embed`", host="avx2 fma")])
     assert table.splitlines()[2].endswith("| avx2 fma |")
+
+
+
+def test_rows_saved_before_they_carried_a_host_name_the_flags_of_their_part(tmp_path: Path) -> None:
+    from bench.report import write_markdown
+
+    part = {"part": "ann", "machine": {"simd": "avx2 fma", "when": "2026-11-29"}, "notes": [],
+            "rows": [{"part": "ann", "setting": "flat", "result": "1 ms", "command": "`x`", "data": {}}]}
+    text = write_markdown(tmp_path, [part]).read_text(encoding="utf-8")
+    assert "| ann | flat | 1 ms | `x` | avx2 fma |" in text

@@ -7,7 +7,7 @@ import pytest
 
 from bench.ann import recall_at_k
 from bench.data import noisy_vectors, recombined_passages, seed_sentences
-from bench.embed import flops_per_passage
+from bench.embed import flops_per_passage, paired_speedup
 from bench.report import Row, format_table
 from bench.run import parse_sizes
 from rag.embed.embedder import OnnxEncoder
@@ -56,3 +56,10 @@ def test_onnx_pooling_averages_real_tokens_only_and_normalises() -> None:
     mask = np.array([[1, 1, 0]])
     pooled = OnnxEncoder.pool(hidden, mask)
     assert np.allclose(pooled, [[2 ** -0.5, 2 ** -0.5]])
+
+
+def test_the_speedup_is_the_median_of_same_round_ratios_so_a_loaded_round_cancels_out() -> None:
+    baseline = [10.0, 40.0, 20.0]  # the second round ran on an idle machine
+    bf16 = [30.0, 120.0, 60.0]
+    assert paired_speedup(bf16, baseline) == 3.0
+    assert paired_speedup([60.0], baseline) == 3.0  # one round: against the baseline's median
