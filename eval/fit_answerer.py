@@ -47,9 +47,10 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
         query = assistant._prepare(item.question, (), mode, None)
         answerer, search_text, lang, candidates = query.state.answerer, query.searched, query.lang, query.candidates
         evidences = answerer.candidates(search_text, query.vector, lang, candidates)
+        # Right when the statement quoted for the sentence (see ExtractiveAnswerer.statement) holds the answer.
         labels = np.array([
             item.answerable and e.sentence.doc_id in item.gold_docs
-            and any(contains_answer(e.sentence.text, a) for a in item.answers)
+            and any(contains_answer(answerer.statement(e.sentence).text, a) for a in item.answers)
             for e in evidences
         ], dtype=bool)
         rows.append((item, evidences, labels, answerer, search_text, lang, candidates))

@@ -53,6 +53,11 @@ _ACRONYM_ALIASES = {"nato": "otan", "otan": "nato", "eu": "ue", "ue": "eu", "un"
 # Across languages, stems rarely match but cognates often share their first letters once accents are folded:
 # "Supreme Allied Commander Transformation" / "commandant suprême ... transformation", "delegation" / "délégation".
 _COGNATE_WORD = re.compile(r"[a-z]{5,}")
+# A sentence that goes on with the previous one's subject ("Il a également rappelé…", "They expressed…").
+_SAME_SUBJECT = re.compile(r"^(?:il|elle|ils|elles|he|she|they)\b", re.IGNORECASE)
+_QUOTE_MARKS = (("«", "»"), ("“", "”"))
+# A quote grows by at most this many sentences around the chosen one (see ExtractiveAnswerer.statement).
+STATEMENT_EXTRA_SENTENCES = 2
 _COGNATE_PREFIX = 5
 
 
@@ -209,9 +214,12 @@ class ExtractiveAnswerer:
         self._first_sentence: dict[str, int] = {}
         self._sentence_rows_by_doc: dict[str, list[int]] = {}
         self._sentence_row: dict[tuple[str, int], int] = {}
+        self._position_in_doc: list[int] = []
         for row, sentence in enumerate(stored.sentences):
             self._first_sentence.setdefault(sentence.doc_id, row)
-            self._sentence_rows_by_doc.setdefault(sentence.doc_id, []).append(row)
+            in_doc = self._sentence_rows_by_doc.setdefault(sentence.doc_id, [])
+            self._position_in_doc.append(len(in_doc))
+            in_doc.append(row)
             self._sentence_row[sentence.doc_id, sentence.start] = row
         self._sentence_stems = [set(tokenize(s.text, stored.documents[s.doc_id].lang)) for s in stored.sentences]
         self._doc_stems = {doc_id: set(tokenize(doc.text, doc.lang)) for doc_id, doc in stored.documents.items()}
@@ -446,18 +454,29 @@ class ExtractiveAnswerer:
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
         well_supported = confidence >= self.params.well_supported_threshold
-        alternative = None if well_supported else self._runner_up(ranked, chosen, len(citations) + 1)
+        alternative = None if well_supported else self._runner_up(ranked, citations, len(citations) + 1)
         return Answer(
             question=question, answer=f"{ANSWER_FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
             citations=citations, passages=tuple(shown), confidence=confidence, well_supported=well_supported,
             alternative=alternative,
         )
 
-    def _runner_up(self, ranked: Sequence[Evidence], chosen: Sequence[Evidence], marker: int) -> Citation | None:
-        """The best sentence not quoted (and not a copy of one quoted): what to compare against a doubtful answer."""
-        quoted = {fold_case_and_accents(e.sentence.text) for e in chosen}
-        other = next((e for e in ranked if fold_case_and_accents(e.sentence.text) not in quoted), None)
-        return self._cite(marker, other.sentence) if other else None
+    def _runner_up(self, ranked: Sequence[Evidence], quoted: Sequence[Citation], marker: int) -> Citation | None:
+        """The best sentence outside the quoted statements (and not a copy of one): what to compare against a
+        doubtful answer."""
+        texts = {fold_case_and_accents(c.quote) for c in quoted}
+
+        def inside_a_quote(sentence: Sentence) -> bool:
+            return any(c.doc_id == sentence.doc_id and c.start < sentence.end and sentence.start < c.end
+                       for c in quoted)
+
+        for evidence in ranked:
+            sentence = evidence.sentence
+            if inside_a_quote(sentence) or fold_case_and_accents(sentence.text) in texts:
+                continue
+            statement = self.statement(sentence)
+            return self._cite(marker, sentence if inside_a_quote(statement) else statement)
+        return None
 
     def choose_sentences(self, ranked: Sequence[Evidence]) -> list[Evidence]:
         """The best sentence, and the sentences that score within `second_sentence_margin` of it (up to
@@ -485,6 +504,34 @@ class ExtractiveAnswerer:
         cosines = vectors[rows] @ vectors[self._sentence_row[sentence.doc_id, sentence.start]]
         return self.stored.sentences[rows[int(np.argmax(cosines))]]
 
+    def statement(self, sentence: Sentence) -> Sentence:
+        """The sentence as a reader can take it alone: with the sentence before it when it opens on a pronoun
+        ("Il a remercié…" says nothing of who thanked), with the rest of a quotation it opens or closes, and with
+        the next sentence when that one goes on with the same subject. A span of the release, verbatim."""
+        rows = self._sentence_rows_by_doc[sentence.doc_id]
+        at = self._position_in_doc[self._sentence_row[sentence.doc_id, sentence.start]]
+        first = last = at
+        sentences = self.stored.sentences
+
+        def open_quotes(start: int, end: int) -> int:
+            text = " ".join(sentences[rows[i]].text for i in range(start, end + 1))
+            return sum(text.count(opening) - text.count(closing) for opening, closing in _QUOTE_MARKS)
+
+        budget = STATEMENT_EXTRA_SENTENCES
+        if first > 0 and _SAME_SUBJECT.match(sentences[rows[first]].text) and budget:
+            first, budget = first - 1, budget - 1
+        while budget and open_quotes(first, last) < 0 and first > 0:
+            first, budget = first - 1, budget - 1
+        while budget and open_quotes(first, last) > 0 and last + 1 < len(rows):
+            last, budget = last + 1, budget - 1
+        if budget and last + 1 < len(rows) and _SAME_SUBJECT.match(sentences[rows[last + 1]].text):
+            last += 1
+        if first == last == at:
+            return sentence
+        start, end = sentences[rows[first]].start, sentences[rows[last]].end
+        text = self.stored.documents[sentence.doc_id].text[start:end]
+        return replace(sentence, text=text, start=start, end=end)
+
     def cite_in_reader_language(self, sentences: Sequence[Sentence], lang: str) -> tuple[Citation, ...]:
         """Citations of the chosen sentences. A sentence whose release has a twin is quoted from the version in
         the question's language (the twin's aligned sentence, when the release is in another language), with
@@ -496,7 +543,11 @@ class ExtractiveAnswerer:
             if (twin is not None and self.stored.documents[sentence.doc_id].lang != lang
                     and self.stored.documents[twin.doc_id].lang == lang):
                 sentence, twin = twin, sentence
-            if all((sentence.doc_id, sentence.start) != (s.doc_id, s.start) for s, _ in pairs):
+            sentence = self.statement(sentence)
+            twin = self.statement(twin) if twin is not None else None
+            # Two chosen sentences of one statement are quoted once.
+            if not any(s.doc_id == sentence.doc_id and s.start < sentence.end and sentence.start < s.end
+                       for s, _ in pairs):
                 pairs.append((sentence, twin))
         return tuple(replace(self._cite(marker, quoted), original=self._cite(marker, other) if other else None)
                      for marker, (quoted, other) in enumerate(pairs, start=1))
