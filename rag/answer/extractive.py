@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.question import asks_about_update, expected_answer_type, holds_answer_type
+from rag.answer.question import AnswerType, asks_about_update, expected_answer_type, holds_answer_type
 from rag.index.store import StoredIndex
 from rag.retrieve.bm25 import tokenize
 from rag.schema import Answer, Citation, Document, ScoredChunk, Sentence
@@ -226,6 +226,14 @@ class ExtractiveAnswerer:
         self._folded_sentences = [fold_case_and_accents(s.text) for s in stored.sentences]
         self._sentence_prefixes = [cognate_prefixes(s.text) for s in stored.sentences]
         self._update_stamps = {row for row, s in enumerate(stored.sentences) if is_update_stamp(s.text)}
+        # A release's dateline: its first sentence that gives a date ("Le 20 novembre 2024, la Division…"). What
+        # a release reports happened then, so it tells "when?" for a sentence that gives no date of its own.
+        self._dateline: dict[str, int] = {}
+        for row, sentence in enumerate(stored.sentences):
+            if (sentence.doc_id not in self._dateline and row not in self._update_stamps
+                    and sentence.text != stored.documents[sentence.doc_id].title
+                    and holds_answer_type(sentence.text, "date")):
+                self._dateline[sentence.doc_id] = row
         self._folded_docs = {
             doc_id: fold_case_and_accents(f"{doc.title or ''}\n{readable_date(doc.date)}\n{doc.text}")
             for doc_id, doc in stored.documents.items()
@@ -340,7 +348,7 @@ class ExtractiveAnswerer:
             overlap = len(release.specific & stems) / len(release.specific) if release.specific else 0.0
             cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
                         if question_prefixes and not release.same_lang else 0.0)
-            type_ok = holds_answer_type(sentence.text, kind)
+            type_ok = holds_answer_type(sentence.text, kind) or (kind == "date" and doc.doc_id in self._dateline)
             features = {
                 "cosine": cosines[i],
                 "chunk_cosine": chunk_cosines[i],
@@ -450,7 +458,8 @@ class ExtractiveAnswerer:
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
             return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
         chosen = self.choose_sentences(ranked)
-        citations = self.cite_in_reader_language([e.sentence for e in chosen], lang)
+        quoted = self.quotation([e.sentence for e in chosen], expected_answer_type(asked or question))
+        citations = self.cite_in_reader_language(quoted, lang)
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
         well_supported = confidence >= self.params.well_supported_threshold
@@ -503,6 +512,18 @@ class ExtractiveAnswerer:
         vectors = self.stored.sentence_vectors
         cosines = vectors[rows] @ vectors[self._sentence_row[sentence.doc_id, sentence.start]]
         return self.stored.sentences[rows[int(np.argmax(cosines))]]
+
+    def quotation(self, sentences: list[Sentence], kind: AnswerType | None) -> list[Sentence]:
+        """The sentences an answer quotes for the chosen ones. For "when?", when none gives a date, the dateline
+        of the first one's release is quoted before it (the events a release reports are those of its dateline).
+        Each is then quoted as a whole statement (see `statement`)."""
+        if kind != "date" or any(holds_answer_type(s.text, "date") for s in sentences):
+            return sentences
+        row = self._dateline.get(sentences[0].doc_id)
+        if row is None or any(s.start == self.stored.sentences[row].start and s.doc_id == sentences[0].doc_id
+                              for s in sentences):
+            return sentences
+        return [self.stored.sentences[row], *sentences]
 
     def statement(self, sentence: Sentence) -> Sentence:
         """The sentence as a reader can take it alone: with the sentence before it when it opens on a pronoun

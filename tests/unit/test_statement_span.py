@@ -104,3 +104,21 @@ def test_the_runner_up_is_never_a_sentence_of_the_quoted_statement(stored: Store
     quoted = answerer.cite_in_reader_language([best], "fr")
     alternative = answerer._runner_up(ranked, quoted, 2)
     assert alternative is not None and alternative.quote == outside.text
+
+
+def test_when_no_quoted_sentence_gives_a_date_the_release_dateline_is_quoted_before_it(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored)
+    undated = _sentence(stored, "La deuxième partie")
+    dateline, quoted = answerer.quotation([undated], "date")
+    assert dateline.text.startswith("Le 20 novembre 2024") and quoted == undated
+
+
+def test_a_sentence_that_gives_its_own_date_needs_no_dateline(stored: StoredIndex) -> None:
+    dated = _sentence(stored, "Le 20 novembre 2024")
+    assert ExtractiveAnswerer(stored).quotation([dated], "date") == [dated]
+
+
+@pytest.mark.parametrize("kind", [None, "person", "number"])
+def test_only_a_when_question_gets_the_dateline(stored: StoredIndex, kind: str | None) -> None:
+    undated = _sentence(stored, "La deuxième partie")
+    assert ExtractiveAnswerer(stored).quotation([undated], kind) == [undated]  # type: ignore[arg-type]
