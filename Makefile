@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install install-dev index eval bench browser clean
+.PHONY: run test lint install install-dev index eval bench browser lexicon clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ install: $(VENV)/.runtime
 
 install-dev: $(VENV)/.dev
 
-run: install
+run: install lexicon
 	$(BIN)/rag serve
 
 index: install
@@ -42,11 +42,21 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# FreeDict's French-English dictionaries (Debian packages, GPL): English questions over French releases are
+# also searched with their words' translations. Optional: without them the assistant still answers.
+DICTD := /usr/share/dictd
+lexicon:
+	@test -f $(DICTD)/freedict-eng-fra.index -a -f $(DICTD)/freedict-fra-eng.index || { \
+	  echo "installing Debian's French-English dictionaries (dict-freedict-eng-fra, dict-freedict-fra-eng)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dict-freedict-eng-fra dict-freedict-fra-eng >/dev/null; } \
+	  || echo "could not install them: English questions over French releases will use the embedding and cognates only"; }
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy rag ui eval bench
 
-test: install-dev browser lint
+test: install-dev browser lexicon lint
 	$(BIN)/python -m pytest
 
 clean:

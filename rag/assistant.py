@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from rag.protocols import Embedder, Generator
 from rag.retrieve.hybrid import HybridRetriever
 from rag.schema import Answer, ScoredChunk
 from rag.text.language import detect_language, unsupported_language_note
+from rag.text.lexicon import load_lexicon
 from rag.wording import QUESTION_MESSAGES
 
 log = logging.getLogger(__name__)
@@ -172,8 +175,10 @@ class Assistant:
         return stored
 
     def _serve(self, stored: StoredIndex) -> LoadedState:
-        retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight)
-        answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences)
+        lexicon = partial(load_lexicon, Path(self.config.lexicon_dir)) if self.config.lexicon_dir else None
+        retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight,
+                                    lexicon)
+        answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences, lexicon)
         return LoadedState(stored, retriever, answerer)
 
     def refresh(self) -> bool:

@@ -19,6 +19,9 @@ BUNDLED_MODEL = "bundled:multilingual-e5-small"
 DEFAULT_CONFIG_FILE = "rag.toml"
 
 
+# Where Debian installs dictd dictionaries (see lexicon_dir).
+DEFAULT_LEXICON_DIR = "/usr/share/dictd"
+
 @dataclass(frozen=True)
 class LLMConfig:
     base_url: str = "http://127.0.0.1:11434/v1"
@@ -64,6 +67,9 @@ class RagConfig:
     candidate_pool: int = 30
     rrf_k: int = 60
     sentence_weight: float = 0.0
+    # FreeDict's French-English dictionaries (Debian packages dict-freedict-eng-fra and dict-freedict-fra-eng):
+    # a question in one language is also searched and matched with its words' translations. Empty: not used.
+    lexicon_dir: str = DEFAULT_LEXICON_DIR
     max_question_chars: int = 2000
     answer_mode: str = "extractive"
     max_answer_sentences: int = 2

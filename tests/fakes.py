@@ -5,8 +5,13 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+
+from rag.config import load_config
+from rag.index.build import build_index
+from rag.index.store import StoredIndex, load_generation
 
 
 class HashingEmbedder:
@@ -32,3 +37,14 @@ class HashingEmbedder:
     def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         self.passage_calls.append(len(texts))
         return self.embed_queries(texts)
+
+
+def fake_index(root: Path, releases: dict[str, str]) -> StoredIndex:
+    """The releases (file name -> text) written under `root`/corpus and indexed with the hashing embedder."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in releases.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    config = load_config(env={}, corpus_dir=corpus, index_dir=root / "index")
+    build_index(config, HashingEmbedder(), show_progress=False)
+    return load_generation(Path(config.index_dir))

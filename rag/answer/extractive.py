@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from rag.text.dates import (
     month_word,
     readable_date,
 )
+from rag.text.lexicon import Lexicon
 from rag.text.normalize import fold_case_and_accents
 from rag.text.stopwords import QUESTION_STOPWORDS
 from rag.wording import ANSWER_FRAMING
@@ -80,7 +81,7 @@ def cognate_prefixes(text: str) -> set[str]:
 SENTENCE_FEATURES = (
     "cosine", "chunk_cosine", "first_stage", "overlap_same_lang", "cognate_overlap", "overlap_all",
     "type_match", "type_miss", "entity_in_sentence", "entity_in_doc", "lead_sentence", "title_line", "log_length",
-    "keywords_in_doc", "release_date_match",
+    "keywords_in_doc", "release_date_match", "translated_overlap",
 )
 ABSTAIN_FEATURES = (
     "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
@@ -93,7 +94,7 @@ TOP_RELEASE_PASSAGES = 3
 
 def _default_sentence_weights() -> dict[str, float]:
     return {"cosine": 10.0, "overlap_same_lang": 1.5, "type_match": 0.4, "type_miss": -0.4, "first_stage": 0.3,
-            "keywords_in_doc": 0.5, "release_date_match": 0.4, "cognate_overlap": 0.5}
+            "keywords_in_doc": 0.5, "release_date_match": 0.4, "cognate_overlap": 0.5, "translated_overlap": 1.0}
 
 
 def _default_abstain_weights() -> dict[str, float]:
@@ -161,6 +162,9 @@ class _ReleaseMatch:
     same_lang: bool
     keywords_in_doc: float
     date_match: float
+    # Across languages: the question's content stems that the lexicon translates, with their translations.
+    translated: dict[str, frozenset[str]] = field(default_factory=dict)
+    asked_stems: int = 0
 
 
 def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidence]:
@@ -202,8 +206,11 @@ def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical
 class ExtractiveAnswerer:
     """Scores the sentences of the candidate passages; all vectors were computed at index time."""
 
-    def __init__(self, stored: StoredIndex, params: AnswerParams | None = None, max_sentences: int = 2) -> None:
+    def __init__(self, stored: StoredIndex, params: AnswerParams | None = None, max_sentences: int = 2,
+                 lexicon: Callable[[], Lexicon] | None = None) -> None:
+        """`lexicon` gives the French-English lexicon for questions in another language than a release."""
         self.stored = stored
+        self.lexicon = lexicon
         self.params = params or AnswerParams.load()
         self.max_sentences = max_sentences
         self._weights = self.params.sentence_vector()
@@ -365,6 +372,8 @@ class ExtractiveAnswerer:
                 "log_length": math.log1p(len(sentence.text)) / 6.0,
                 "keywords_in_doc": release.keywords_in_doc,
                 "release_date_match": release.date_match,
+                "translated_overlap": (sum(bool(t & stems) for t in release.translated.values()) / release.asked_stems
+                                       if release.asked_stems else 0.0),
             }
             matrix[i] = [features[name] for name in SENTENCE_FEATURES]
         scores = matrix @ self._weights
@@ -379,6 +388,11 @@ class ExtractiveAnswerer:
                        names: Sequence[str]) -> _ReleaseMatch:
         keywords = self.keywords(question, lang, doc.lang)
         same_lang = lang == doc.lang
+        translated: dict[str, frozenset[str]] = {}
+        asked: set[str] = set()
+        if not same_lang and self.lexicon is not None:
+            asked = {s for s in tokenize(question, lang) if s not in self._stopwords.get(lang, set()) and len(s) > 1}
+            translated = self.lexicon().translations(asked, lang, doc.lang)
         return _ReleaseMatch(
             keywords=keywords,
             specific=(keywords - self._context_stems[doc.doc_id]) or keywords,
@@ -388,6 +402,8 @@ class ExtractiveAnswerer:
             keywords_in_doc=(len(keywords & self._doc_stems[doc.doc_id]) / len(keywords)
                              if keywords and same_lang else 1.0),
             date_match=self.release_date_match(names, doc.date),
+            translated=translated,
+            asked_stems=len(asked),
         )
 
     def abstention_signals(self, ranked: Sequence[Evidence], question: str, lang: str,

@@ -39,6 +39,17 @@ def tokenize(text: str, lang: str) -> list[str]:
     return [strip_accents(s) for s in stems]
 
 
+def tokenize_many(texts: Sequence[str], lang: str) -> list[list[str]]:
+    """`tokenize` of each text, stemming every distinct word once (for tens of thousands of short texts)."""
+    words = [[w for w in (_ELISION.sub("", w) for w in _WORD.findall(fold_case_for_stemming(t))) if w]
+             for t in texts]
+    distinct = sorted({w for ws in words for w in ws})
+    stemmer = _stemmer(lang)
+    stems = stemmer.stemWords(distinct) if stemmer else distinct
+    stem_of = {w: strip_accents(s) for w, s in zip(distinct, stems)}
+    return [[stem_of[w] for w in ws] for ws in words]
+
+
 class BM25Index:
     """bm25s over pre-tokenised passages; each passage is stemmed in its own document's language."""
 
@@ -57,7 +68,11 @@ class BM25Index:
 
     def scores(self, query: str, lang: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when no query word is known)."""
-        tokens = [t for t in tokenize(query, lang) if t in self._vocab]
+        return self.scores_of_stems(tokenize(query, lang))
+
+    def scores_of_stems(self, stems: Sequence[str]) -> np.ndarray:
+        """BM25 score of every passage for already stemmed query words."""
+        tokens = [t for t in stems if t in self._vocab]
         if not tokens or not self._size:
             return np.zeros(self._size, dtype=np.float32)
         with self._lock:

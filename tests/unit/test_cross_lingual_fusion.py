@@ -7,6 +7,7 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.retrieve.hybrid import HybridRetriever
+from rag.text.lexicon import build_lexicon
 
 DENSE_POOL = 30
 LEXICAL_ONLY_HIT = 20  # dense rank 21: far down, but first for BM25
@@ -19,7 +20,8 @@ def retriever(fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> Hyb
     dense = list(range(DENSE_POOL))
     lexical = [LEXICAL_ONLY_HIT, *[r for r in range(DENSE_POOL, len(retriever.stored.chunks))][:5]]
     monkeypatch.setattr(retriever, "dense_ranking", lambda vector, depth: (dense[:depth], np.zeros(depth)))
-    monkeypatch.setattr(retriever, "lexical_ranking", lambda question, lang, depth: (lexical, np.zeros(len(lexical))))
+    monkeypatch.setattr(retriever, "lexical_ranking",
+                        lambda question, lang, depth, translated=None: (lexical, np.zeros(len(lexical))))
     return retriever
 
 
@@ -43,3 +45,10 @@ def test_cross_lingual_lexical_first_place_still_lifts_a_passage_some_way(retrie
     rows = top_rows(retriever, "en", DENSE_POOL)
     assert rows.index(LEXICAL_ONLY_HIT) < LEXICAL_ONLY_HIT
 
+
+
+def test_a_translated_question_gives_the_lexical_ranking_more_weight(retriever: HybridRetriever) -> None:
+    # "question" is translated, so BM25 searched the French words: its first place now counts.
+    retriever.lexicon = lambda: build_lexicon([("question", "en", "question", "fr")])
+    assert retriever.translated_query("question", "en") is not None
+    assert LEXICAL_ONLY_HIT in top_rows(retriever, "en", 5)

@@ -3,17 +3,13 @@ the same subject, always as one verbatim span of the release."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from rag.answer.extractive import SENTENCE_FEATURES, STATEMENT_EXTRA_SENTENCES, Evidence, ExtractiveAnswerer
-from rag.config import load_config
-from rag.index.build import build_index
-from rag.index.store import StoredIndex, load_generation
+from rag.index.store import StoredIndex
 from rag.schema import Sentence
-from tests.fakes import HashingEmbedder
+from tests.fakes import fake_index
 
 FRENCH_RELEASE = """Réunion d’essai avec les partenaires
 
@@ -37,14 +33,7 @@ He thanked the delegations for attending. The second part covered science and te
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> StoredIndex:
-    root = tmp_path_factory.mktemp("statement")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "essai.txt").write_text(FRENCH_RELEASE, encoding="utf-8")
-    (corpus / "trial.txt").write_text(ENGLISH_RELEASE, encoding="utf-8")
-    config = load_config(env={}, corpus_dir=corpus, index_dir=root / "index")
-    build_index(config, HashingEmbedder(), show_progress=False)
-    return load_generation(Path(config.index_dir))
+    return fake_index(tmp_path_factory.mktemp("statement"), {"essai.txt": FRENCH_RELEASE, "trial.txt": ENGLISH_RELEASE})
 
 
 def _sentence(stored: StoredIndex, words: str) -> Sentence:
