@@ -175,7 +175,8 @@ class Assistant:
         return stored
 
     def _serve(self, stored: StoredIndex) -> LoadedState:
-        lexicon = partial(load_lexicon, Path(self.config.lexicon_dir)) if self.config.lexicon_dir else None
+        lexicon = (partial(load_lexicon, Path(self.config.lexicon_dir), self.config.lexicon_cache_dir)
+                   if self.config.lexicon_dir else None)
         retriever = HybridRetriever(stored, self.config.candidate_pool, self.config.rrf_k, self.config.sentence_weight,
                                     lexicon)
         answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences, lexicon)

@@ -70,6 +70,7 @@ class RagConfig:
     # FreeDict's French-English dictionaries (Debian packages dict-freedict-eng-fra and dict-freedict-fra-eng):
     # a question in one language is also searched and matched with its words' translations. Empty: not used.
     lexicon_dir: str = DEFAULT_LEXICON_DIR
+    lexicon_cache_dir: Path = Path.home() / ".cache" / "rag-news" / "lexicon"
     max_question_chars: int = 2000
     answer_mode: str = "extractive"
     max_answer_sentences: int = 2

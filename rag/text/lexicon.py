@@ -10,6 +10,8 @@ releases rely on the embedding and on cognates alone, as before.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -114,9 +116,57 @@ def build_lexicon(pairs: Sequence[tuple[str, str, str, str]]) -> Lexicon:
     return Lexicon({pair: {s: frozenset(t) for s, t in m.items()} for pair, m in merged.items()})
 
 
+# Bump when the way entries become stems changes: a cached lexicon of another version is rebuilt.
+LEXICON_FORMAT = 1
+
+
+def _cache_file(folder: Path, cache_dir: Path) -> Path | None:
+    """Where the lexicon built from `folder`'s dictionaries is cached, named by their sizes and mtimes."""
+    key = [str(LEXICON_FORMAT), str(folder.resolve())]
+    for stem in _FILES.values():
+        for suffix in (".index", ".dict.dz"):
+            try:
+                stat = (folder / f"{stem}{suffix}").stat()
+            except OSError:
+                return None
+            key.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+    return cache_dir / f"freedict-{hashlib.sha256(chr(0).join(key).encode()).hexdigest()[:16]}.json"
+
+
+def _read_cached(path: Path) -> Lexicon | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Lexicon({tuple(pair.split(">")): {s: frozenset(t) for s, t in table.items()}  # type: ignore[misc]
+                        for pair, table in data.items()})
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _write_cached(path: Path, lexicon: Lexicon) -> None:
+    data = {">".join(pair): {s: sorted(t) for s, t in table.items()} for pair, table in lexicon.stems.items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        log.info("cannot cache the lexicon in %s: %s", path.parent, exc)
+
+
 @lru_cache(maxsize=4)
-def load_lexicon(folder: Path) -> Lexicon:
-    """The FreeDict French-English lexicon from `folder`; empty (with one log line) when its files are missing."""
+def load_lexicon(folder: Path, cache_dir: Path | None = None) -> Lexicon:
+    """The FreeDict French-English lexicon from `folder`; empty (with one log line) when its files are missing.
+    With `cache_dir`, the stems are kept there as JSON (about 0.4 s to build, 20 ms to read back)."""
+    cached = _cache_file(folder, cache_dir) if cache_dir else None
+    if cached is not None and (lexicon := _read_cached(cached)) is not None:
+        return lexicon
+    lexicon = _build_from(folder)
+    if cached is not None and lexicon:
+        _write_cached(cached, lexicon)
+    return lexicon
+
+
+def _build_from(folder: Path) -> Lexicon:
     pairs: list[tuple[str, str, str, str]] = []
     for (source, target), stem in _FILES.items():
         index, data = folder / f"{stem}.index", folder / f"{stem}.dict.dz"

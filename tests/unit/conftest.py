@@ -25,4 +25,4 @@ def frozen_answer_params(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def no_system_lexicon(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rag.assistant, "load_lexicon", lambda folder: Lexicon())
+    monkeypatch.setattr(rag.assistant, "load_lexicon", lambda folder, cache_dir=None: Lexicon())

@@ -175,3 +175,25 @@ def test_a_sentence_holding_a_translation_of_the_question_words_scores_the_overl
     holding = next(text for text in with_lexicon if "délégation ukrainienne" in text)
     assert with_lexicon[holding] > 0 and without[holding] == 0
     assert all(score == 0 for text, score in with_lexicon.items() if "délégation" not in text)
+
+
+def test_the_lexicon_is_cached_and_read_back_equal(dictd: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built = load_lexicon(dictd, cache)
+    [cached_file] = cache.glob("freedict-*.json")
+    load_lexicon.cache_clear()
+    assert load_lexicon(dictd, cache) == built
+    # A changed dictionary is another cache entry, not a stale one.
+    write_dictd(dictd, "freedict-fra-eng", {**FRA_ENG, "ville": "ville\ncity\n"})
+    load_lexicon.cache_clear()
+    assert _en("city") in load_lexicon(dictd, cache).translate(_fr("ville"), "fr", "en")
+    assert len(list(cache.glob("freedict-*.json"))) == 2 and cached_file.exists()
+
+
+def test_a_corrupt_cache_is_rebuilt_from_the_dictionaries(dictd: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built = load_lexicon(dictd, cache)
+    [cached_file] = cache.glob("freedict-*.json")
+    cached_file.write_text("{not json", encoding="utf-8")
+    load_lexicon.cache_clear()
+    assert load_lexicon(dictd, cache) == built
