@@ -29,7 +29,8 @@ VIEWPORT = {"width": 1440, "height": 960}
 ANSWER_TIMEOUT_MS = 60_000
 
 FRENCH = "Qui a ouvert la réunion du Comité militaire de janvier 2025 ?"
-ENGLISH = "Which NATO body convened the virtual Chiefs of Defence session with operational partners in June 2024?"
+# A "when?" question whose best sentence gives no date: the answer cites the release's dateline and the sentence.
+ENGLISH = "When did General Cavoli give the Chiefs of Defence an update on readiness, operations and missions?"
 ENGLISH_SHOWCASE = "Where did the informal workshops with partner nations take place in November 2022?"
 
 

@@ -98,8 +98,9 @@ def test_follow_up_uses_the_previous_question_and_says_so(ui_url: str) -> None:
 
 def test_show_source_switches_to_another_citation(ui_url: str) -> None:
     session = client(ui_url)
+    # A "when?" question whose best sentence gives no date: the answer cites the dateline and the sentence.
     first = session.predict(
-        "Which NATO body convened the virtual Chiefs of Defence session with operational partners in June 2024?",
+        "When did General Cavoli give the Chiefs of Defence an update on readiness, operations and missions?",
         api_name="/ask")[DETAILS]
     assert len(first["citations"]) >= 2
     panel, full = session.predict("1:c:2", api_name="/show_source")
