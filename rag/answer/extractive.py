@@ -11,7 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.question import AnswerType, asks_about_update, expected_answer_type, holds_answer_type
+from rag.answer.question import (
+    AnswerType,
+    asks_about_update,
+    counted_phrases,
+    counted_words,
+    expected_answer_type,
+    holds_answer_type,
+)
 from rag.index.store import StoredIndex
 from rag.retrieve.bm25 import tokenize
 from rag.schema import Answer, Citation, Document, ScoredChunk, Sentence
@@ -71,6 +78,18 @@ _LONG_FUNCTION_WORDS = {
 } | {"could", "should", "other", "avant", "apres", "pendant", "entre"}
 
 
+def near_cognates(word: str, other: str) -> bool:
+    """Two long words that begin alike over half the shorter one: "partners" / "partenaires" (4 of 8 letters),
+    which the five-letter cognate prefix misses."""
+    a, b = fold_case_and_accents(word), fold_case_and_accents(other)
+    if min(len(a), len(b)) < 6:
+        return False
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared] == b[shared]:
+        shared += 1
+    return shared >= 4 and shared * 2 >= min(len(a), len(b))
+
+
 def cognate_prefixes(text: str) -> set[str]:
     words = _COGNATE_WORD.findall(fold_case_and_accents(text))
     return {w[:_COGNATE_PREFIX] for w in words if w not in _LONG_FUNCTION_WORDS}
@@ -86,6 +105,7 @@ SENTENCE_FEATURES = (
 ABSTAIN_FEATURES = (
     "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
     "keywords_in_doc", "cross_lingual", "lexical_agreement", "entity_in_top_releases", "date_mismatch",
+    "count_miss",
 )
 # How many of the first retrieved passages' releases count for "entity_in_top_releases": a question that
 # compares two meetings names things that no single release holds.
@@ -181,7 +201,7 @@ def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidenc
 
 
 def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical_agreement: bool,
-                        entity_in_top_releases: float, names_dates: bool) -> dict[str, float]:
+                        entity_in_top_releases: float, names_dates: bool, count_miss: bool = False) -> dict[str, float]:
     """What the abstention rule weighs; `names_dates` says whether the question names a year or a month."""
     best = ranked[0]
     runner_up = next((e.score for e in ranked[1:] if e.sentence.doc_id != best.sentence.doc_id
@@ -200,6 +220,8 @@ def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical
         "entity_in_top_releases": entity_in_top_releases,
         # The question names when, and the best sentence's release is dated at none of those times.
         "date_mismatch": float(names_dates and best.feature("release_date_match") == 0),
+        # "How many X?" and no count in the best sentence is a count of X.
+        "count_miss": float(count_miss),
     }
 
 
@@ -417,7 +439,28 @@ class ExtractiveAnswerer:
             entity_in_top_releases=self.entity_coverage(
                 question, [p.chunk.doc_id for p in passages[:TOP_RELEASE_PASSAGES]]),
             names_dates=self.names_dates(question),
+            count_miss=self.counts_something_else(question, lang, ranked[0].sentence),
         )
+
+    def counts_something_else(self, question: str, lang: str, sentence: Sentence) -> bool:
+        """Whether the question counts something ("how many workshops?") that no count of the sentence names
+        ("30 pays partenaires"): the words after each number are matched by stem, translation or cognate."""
+        wanted = counted_words(question)
+        if not wanted:
+            return False
+        doc_lang = self.stored.documents[sentence.doc_id].lang
+        lexicon = self.lexicon() if self.lexicon is not None and doc_lang != lang else None
+        for phrase in counted_phrases(sentence.text):
+            stems, prefixes = set(tokenize(phrase, doc_lang)), cognate_prefixes(phrase)
+            for word in wanted:
+                word_stems = tokenize(word, lang)
+                if not word_stems or word_stems[0] in self._stopwords.get(lang, set()):
+                    continue
+                translations = lexicon.translate(word_stems[0], lang, doc_lang) if lexicon else frozenset()
+                if (word_stems[0] in stems or translations & stems or cognate_prefixes(word) & prefixes
+                        or any(near_cognates(word, other) for other in phrase.split())):
+                    return False
+        return True
 
     def answerable_probability(self, features: dict[str, float]) -> float:
         p = self.params

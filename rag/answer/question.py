@@ -163,3 +163,25 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
     if kind == "frequency":
         return bool(_FREQUENCY.search(sentence) or _HAS_FREQUENCY_WORD.search(sentence))
     return bool(_SENTENCE_HOLDS[kind].search(sentence))
+
+
+# "combien de chefs", "how many partner countries", "the number of workshops": the words naming what is counted.
+_COUNTED = re.compile(
+    r"\b(?:combien\s+(?:de|d['’])\s*|nombre\s+(?:de|d['’])\s*|how\s+many\s+|number\s+of\s+)"
+    r"((?:[^\W\d_][\w’'-]*\s*){1,2})", re.I)
+_COUNT = re.compile(rf"\b(?:\d[\d\s.,]*\d|\d|(?:{_NUMBER_WORDS})(?:-(?:{_NUMBER_WORDS}|et-un))*)\b", re.I)
+# How far after a number the counted thing may be named: "26 pays partenaires", "plus de 30 pays".
+_COUNTED_WINDOW_WORDS = 4
+
+
+def counted_words(question: str) -> list[str]:
+    """The (up to two) words after "combien de" / "how many": what the question counts; empty if none. Glue
+    words among them ("combien de personnes ont…") are the caller's to skip."""
+    match = _COUNTED.search(question)
+    return match.group(1).split()[:2] if match else []
+
+
+def counted_phrases(sentence: str) -> list[str]:
+    """The words that follow each count of the sentence (dates, times and frequencies are not counts)."""
+    text = _FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))
+    return [" ".join(text[m.end():].split()[:_COUNTED_WINDOW_WORDS]) for m in _COUNT.finditer(text)]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.question import asks_about_update, expected_answer_type, holds_answer_type
+from rag.answer.question import (
+    asks_about_update,
+    counted_phrases,
+    counted_words,
+    expected_answer_type,
+    holds_answer_type,
+)
 
 
 @pytest.mark.parametrize(
@@ -238,3 +244,19 @@ def test_a_duration_is_a_count_of_units_of_time(sentence: str, holds: bool) -> N
 ])
 def test_a_reason_is_a_sentence_that_gives_a_cause(sentence: str, holds: bool) -> None:
     assert holds_answer_type(sentence, "reason") is holds
+
+
+@pytest.mark.parametrize(("question", "counted"), [
+    ("Combien de pays partenaires ont participé ?", ["pays", "partenaires"]),
+    ("How many Ukrainian delegates attended?", ["Ukrainian", "delegates"]),
+    ("What was the number of workshops?", ["workshops"]),
+    ("Quand la réunion a-t-elle eu lieu ?", []),
+])
+def test_counted_words_are_what_the_question_counts(question: str, counted: list[str]) -> None:
+    assert counted_words(question) == counted
+
+
+def test_counted_phrases_follow_counts_but_not_dates_or_frequencies() -> None:
+    sentence = ("Le 9 novembre 2022, des représentants de plus de 30 pays partenaires ont participé, "
+                "deux fois par an, aux trente-deux ateliers.")
+    assert counted_phrases(sentence) == ["pays partenaires ont participé,", "ateliers."]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer.extractive import AnswerParams, ExtractiveAnswerer
+from rag.answer.extractive import AnswerParams, ExtractiveAnswerer, near_cognates
 from rag.config import DEFAULT_LEXICON_DIR
 from rag.index.store import StoredIndex
 from rag.retrieve.bm25 import tokenize
@@ -197,3 +197,25 @@ def test_a_corrupt_cache_is_rebuilt_from_the_dictionaries(dictd: Path, tmp_path:
     cached_file.write_text("{not json", encoding="utf-8")
     load_lexicon.cache_clear()
     assert load_lexicon(dictd, cache) == built
+
+
+def test_a_count_of_something_else_is_told_apart_from_the_count_asked(stored: StoredIndex) -> None:
+    sentence = next(s for s in stored.sentences if "trente pays" in s.text)
+    lexicon = lambda: build_lexicon([("country", "en", "pays", "fr")])  # noqa: E731
+    answerer = ExtractiveAnswerer(stored, AnswerParams(), lexicon=lexicon)
+    assert not answerer.counts_something_else("How many countries took part?", "en", sentence)
+    assert not answerer.counts_something_else("Combien de pays ont participé ?", "fr", sentence)
+    assert answerer.counts_something_else("How many workshops were held?", "en", sentence)
+    assert answerer.counts_something_else("Combien de personnes ont participé ?", "fr", sentence)
+    assert not answerer.counts_something_else("Where were the workshops held?", "en", sentence)
+    # Without the lexicon, "countries" finds nothing in "trente pays".
+    assert ExtractiveAnswerer(stored, AnswerParams()).counts_something_else("How many countries took part?", "en",
+                                                                            sentence)
+
+
+@pytest.mark.parametrize(("word", "other", "expected"), [
+    ("partners", "partenaires", True), ("delegates", "délégués", True), ("workshops", "pays", False),
+    ("people", "personnes", False), ("days", "dates", False),
+])
+def test_near_cognates_begin_alike_over_half_the_shorter_word(word: str, other: str, expected: bool) -> None:
+    assert near_cognates(word, other) is expected
