@@ -378,6 +378,8 @@ class ExtractiveAnswerer:
             cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
                         if question_prefixes and not release.same_lang else 0.0)
             type_ok = holds_answer_type(sentence.text, kind) or (kind == "date" and doc.doc_id in self._dateline)
+            if type_ok and kind == "number":
+                type_ok = not self.counts_something_else(asked or question, lang, sentence)
             features = {
                 "cosine": cosines[i],
                 "chunk_cosine": chunk_cosines[i],
@@ -445,7 +447,7 @@ class ExtractiveAnswerer:
     def counts_something_else(self, question: str, lang: str, sentence: Sentence) -> bool:
         """Whether the question counts something ("how many workshops?") that no count of the sentence names
         ("30 pays partenaires"): the words after each number are matched by stem, translation or cognate."""
-        wanted = counted_words(question)
+        wanted = counted_words(question, lang)
         if not wanted:
             return False
         doc_lang = self.stored.documents[sentence.doc_id].lang

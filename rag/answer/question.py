@@ -168,17 +168,19 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
 # "combien de chefs", "how many partner countries", "the number of workshops": the words naming what is counted.
 _COUNTED = re.compile(
     r"\b(?:combien\s+(?:de|d['’])\s*|nombre\s+(?:de|d['’])\s*|how\s+many\s+|number\s+of\s+)"
-    r"((?:[^\W\d_][\w’'-]*\s*){1,2})", re.I)
+    r"((?:[^\W\d_][\w’'-]*\s*){1,3})", re.I)
 _COUNT = re.compile(rf"\b(?:\d[\d\s.,]*\d|\d|(?:{_NUMBER_WORDS})(?:-(?:{_NUMBER_WORDS}|et-un))*)\b", re.I)
 # How far after a number the counted thing may be named: "26 pays partenaires", "plus de 30 pays".
-_COUNTED_WINDOW_WORDS = 4
+_COUNTED_WINDOW_WORDS = 5
+# English puts the counted noun last ("how many Allied defence chiefs"), French first ("combien de chefs alliés").
+_COUNTED_WORDS = {"en": 3}
 
 
-def counted_words(question: str) -> list[str]:
-    """The (up to two) words after "combien de" / "how many": what the question counts; empty if none. Glue
-    words among them ("combien de personnes ont…") are the caller's to skip."""
+def counted_words(question: str, lang: str) -> list[str]:
+    """The words after "combien de" / "how many" that name what the question counts (three in English, two in
+    French); empty if none. Glue words among them ("combien de personnes ont…") are the caller's to skip."""
     match = _COUNTED.search(question)
-    return match.group(1).split()[:2] if match else []
+    return match.group(1).split()[:_COUNTED_WORDS.get(lang, 2)] if match else []
 
 
 def counted_phrases(sentence: str) -> list[str]:

@@ -207,6 +207,7 @@ def test_a_count_of_something_else_is_told_apart_from_the_count_asked(stored: St
     assert not answerer.counts_something_else("Combien de pays ont participé ?", "fr", sentence)
     assert answerer.counts_something_else("How many workshops were held?", "en", sentence)
     assert answerer.counts_something_else("Combien de personnes ont participé ?", "fr", sentence)
+    assert not answerer.counts_something_else("How many Allied partner countries took part?", "en", sentence)
     assert not answerer.counts_something_else("Where were the workshops held?", "en", sentence)
     # Without the lexicon, "countries" finds nothing in "trente pays".
     assert ExtractiveAnswerer(stored, AnswerParams()).counts_something_else("How many countries took part?", "en",
