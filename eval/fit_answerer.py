@@ -28,7 +28,6 @@ from rag.answer.extractive import (
     Evidence,
     prefer_typed_near_tie,
 )
-from rag.answer.question import expected_answer_type
 from rag.assistant import open_assistant
 from rag.config import load_config
 
@@ -52,12 +51,11 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
         answerer, search_text, lang, candidates = query.state.answerer, query.searched, query.lang, query.candidates
         evidences = answerer.candidates(search_text, query.vector, lang, candidates)
         # Right when what an answer quotes for the sentence (ExtractiveAnswerer.quotation) holds the answer.
-        kind = expected_answer_type(item.question)
         labels = np.array([
             item.answerable and e.sentence.doc_id in item.gold_docs
             and any(contains_answer(quoted, a) for a in item.answers
                     for quoted in [" ".join(answerer.statement(s).text
-                                            for s in answerer.quotation([e.sentence], kind))])
+                                            for s in answerer.quotation([e.sentence], item.question))])
             for e in evidences
         ], dtype=bool)
         rows.append((item, evidences, labels, answerer, search_text, lang, candidates))

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.question import (
-    AnswerType,
     asks_about_update,
     counted_phrases,
     counted_words,
+    dated_by_dateline,
     expected_answer_type,
     holds_answer_type,
 )
@@ -349,6 +349,7 @@ class ExtractiveAnswerer:
         # An update stamp shares its release's title and date, so its vector is close to every question on the
         # release; it may answer only a question about updates.
         skipped = set() if asks_about_update(asked or question) else self._update_stamps
+        by_dateline = dated_by_dateline(asked or question)
         rows: list[int] = []
         first_stage: dict[int, int] = {}
         home_chunk: dict[int, int] = {}
@@ -377,7 +378,7 @@ class ExtractiveAnswerer:
             overlap = len(release.specific & stems) / len(release.specific) if release.specific else 0.0
             cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
                         if question_prefixes and not release.same_lang else 0.0)
-            type_ok = holds_answer_type(sentence.text, kind) or (kind == "date" and doc.doc_id in self._dateline)
+            type_ok = holds_answer_type(sentence.text, kind) or (by_dateline and doc.doc_id in self._dateline)
             if type_ok and kind == "number":
                 type_ok = not self.counts_something_else(asked or question, lang, sentence)
             features = {
@@ -519,7 +520,7 @@ class ExtractiveAnswerer:
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
             return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
         chosen = self.choose_sentences(ranked)
-        quoted = self.quotation([e.sentence for e in chosen], expected_answer_type(asked or question))
+        quoted = self.quotation([e.sentence for e in chosen], asked or question)
         citations = self.cite_in_reader_language(quoted, lang)
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
@@ -574,11 +575,11 @@ class ExtractiveAnswerer:
         cosines = vectors[rows] @ vectors[self._sentence_row[sentence.doc_id, sentence.start]]
         return self.stored.sentences[rows[int(np.argmax(cosines))]]
 
-    def quotation(self, sentences: list[Sentence], kind: AnswerType | None) -> list[Sentence]:
-        """The sentences an answer quotes for the chosen ones. For "when?", when none gives a date, the dateline
-        of the first one's release is quoted before it (the events a release reports are those of its dateline).
-        Each is then quoted as a whole statement (see `statement`)."""
-        if kind != "date" or any(holds_answer_type(s.text, "date") for s in sentences):
+    def quotation(self, sentences: list[Sentence], question: str) -> list[Sentence]:
+        """The sentences an answer to `question` quotes for the chosen ones. For "when?", when none gives a date,
+        the dateline of the first one's release is quoted before it (the events a release reports are those of
+        its dateline). Each is then quoted as a whole statement (see `statement`)."""
+        if not dated_by_dateline(question) or any(holds_answer_type(s.text, "date") for s in sentences):
             return sentences
         row = self._dateline.get(sentences[0].doc_id)
         if row is None or any(s.start == self.stored.sentences[row].start and s.doc_id == sentences[0].doc_id

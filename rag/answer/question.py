@@ -187,3 +187,9 @@ def counted_phrases(sentence: str) -> list[str]:
     """The words that follow each count of the sentence (dates, times and frequencies are not counts)."""
     text = _FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))
     return [" ".join(text[m.end():].split()[:_COUNTED_WINDOW_WORDS]) for m in _COUNT.finditer(text)]
+
+
+def dated_by_dateline(question: str) -> bool:
+    """Whether a sentence without a date of its own answers the question with its release's dateline: a "when?"
+    question, unless it asks when a release was updated (its update stamp says that)."""
+    return expected_answer_type(question) == "date" and not asks_about_update(question)
