@@ -423,9 +423,10 @@ class ExtractiveAnswerer:
             specific=(keywords - self._context_stems[doc.doc_id]) or keywords,
             entity_coverage=self._coverage(patterns, self._folded_docs[doc.doc_id]),
             same_lang=same_lang,
-            # Across languages the question's words rarely appear in the text: no evidence either way.
-            keywords_in_doc=(len(keywords & self._doc_stems[doc.doc_id]) / len(keywords)
-                             if keywords and same_lang else 1.0),
+            # Across languages, only the words the lexicon translates are evidence either way.
+            keywords_in_doc=(len(keywords & self._doc_stems[doc.doc_id]) / len(keywords) if keywords and same_lang
+                             else sum(bool(t & self._doc_stems[doc.doc_id]) for t in translated.values())
+                             / len(translated) if translated else 1.0),
             date_match=self.release_date_match(names, doc.date),
             translated=translated,
             asked_stems=len(asked),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,18 @@ def test_a_count_of_something_else_is_told_apart_from_the_count_asked(stored: St
 ])
 def test_near_cognates_begin_alike_over_half_the_shorter_word(word: str, other: str, expected: bool) -> None:
     assert near_cognates(word, other) is expected
+
+
+def test_across_languages_the_translated_words_are_the_keyword_evidence_of_a_release(stored: StoredIndex) -> None:
+    question = "Which delegation ran the workshops?"
+    vector = np.zeros(stored.sentence_vectors.shape[1], dtype=np.float32)
+    passages = HybridRetriever(stored).retrieve(question, vector, "en", "dense", 5)
+
+    def keywords_in_doc(lexicon: Callable[[], Lexicon] | None) -> dict[str, float]:
+        answerer = ExtractiveAnswerer(stored, AnswerParams(), lexicon=lexicon)
+        return {e.sentence.doc_id: e.feature("keywords_in_doc")
+                for e in answerer.candidates(question, vector, "en", passages)}
+
+    assert keywords_in_doc(_lexicon) == {"ateliers": 1.0, "comite": 0.0}
+    # Without translations an English question says nothing about a French release's words.
+    assert keywords_in_doc(None) == {"ateliers": 1.0, "comite": 1.0}
