@@ -42,6 +42,8 @@ _GLUE = {
 def _dictd_number(text: str) -> int:
     value = 0
     for char in text:
+        if char not in _BASE64:
+            raise ValueError(f"{text!r} is not a dictd offset")
         value = value * 64 + _BASE64[char]
     return value
 

@@ -103,8 +103,14 @@ def test_without_the_dictionaries_the_lexicon_is_empty_and_says_which_package_to
     assert "dict-freedict-eng-fra" in caplog.text
 
 
-def test_a_corrupt_dictionary_is_skipped_with_a_warning(dictd: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (dictd / "freedict-eng-fra.dict.dz").write_bytes(b"not gzip")
+@pytest.mark.parametrize(("name", "content"), [
+    ("freedict-eng-fra.dict.dz", b"not gzip"),
+    ("freedict-eng-fra.index", b"workshop\t!!\tB\n"),
+    ("freedict-eng-fra.index", b"\xff\xfe not utf-8\n"),
+])
+def test_a_corrupt_dictionary_is_skipped_with_a_warning(dictd: Path, caplog: pytest.LogCaptureFixture,
+                                                        name: str, content: bytes) -> None:
+    (dictd / name).write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="rag.text.lexicon"):
         lexicon = load_lexicon(dictd)
     assert "cannot read the dictionary" in caplog.text
