@@ -153,8 +153,23 @@ def cross_validate(rows, type_tie_margin: float, folds: int = 5,  # type: ignore
         }
     # What a reader can rely on: the answers given at a confidence of at least t, and how many are right.
     scored = [(p, bool(item.answerable and correct)) for item, correct, abstained, p in results if not abstained]
-    summary["well_supported"] = well_supported_threshold(scored, sum(r[0].answerable for r in results))
+    answerable = sum(r[0].answerable for r in results)
+    summary["well_supported"] = well_supported_threshold(scored, answerable)
+    summary["precision_by_coverage"] = precision_by_coverage(scored, answerable)
     return summary
+
+
+def precision_by_coverage(scored: list[tuple[float, bool]], answerable: int,
+                          coverages: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.7)) -> dict[str, float | None]:
+    """How often the most confident answers are right, keeping as many as `coverage` of the answerable
+    questions (None where fewer answers were given)."""
+    ranked = [right for _, right in sorted(scored, key=lambda t: -t[0])]
+    out: dict[str, float | None] = {}
+    for coverage in coverages:
+        kept = ranked[:round(coverage * answerable)]
+        out[f"{coverage:.0%}"] = round(float(np.mean(kept)), 3) if kept and len(kept) == round(coverage * answerable) \
+            else None
+    return out
 
 
 def well_supported_threshold(scored: list[tuple[float, bool]], answerable: int,

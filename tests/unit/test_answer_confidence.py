@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from eval.fit_answerer import precision_by_coverage, well_supported_threshold
 from rag.answer.extractive import AnswerParams
 from rag.assistant import Assistant
 from rag.config import RagConfig
@@ -42,3 +43,16 @@ def test_an_answer_at_or_above_the_threshold_is_well_supported_with_no_alternati
 def test_an_abstention_has_no_confidence(fake_config: RagConfig, fake_embedder: HashingEmbedder) -> None:
     answer = _assistant(fake_config, fake_embedder, abstain_threshold=1.0).ask(QUESTION)
     assert answer.abstained and answer.confidence is None and answer.alternative is None
+
+
+def test_the_well_supported_threshold_is_the_lowest_confidence_keeping_95_percent_right() -> None:
+    scored = [(0.99, True), (0.9, True), (0.8, False), (0.7, True)]
+    assert well_supported_threshold(scored, answerable=5) == {"threshold": 0.9, "precision": 1.0, "coverage": 0.4}
+    assert well_supported_threshold([(0.9, False)], answerable=1)["threshold"] is None
+
+
+def test_precision_by_coverage_keeps_the_most_confident_answers_first() -> None:
+    scored = [(0.2, False), (0.99, True), (0.9, True), (0.8, False), (0.7, True)]
+    # 10 answerable questions: 10% keeps the top answer, 30% the top three, 70% more than were given.
+    assert precision_by_coverage(scored, 10, (0.1, 0.3, 0.5, 0.7)) == {"10%": 1.0, "30%": 0.667, "50%": 0.6,
+                                                                       "70%": None}
