@@ -30,7 +30,7 @@ ANSWER_TIMEOUT_MS = 60_000
 
 FRENCH = "Qui a ouvert la réunion du Comité militaire de janvier 2025 ?"
 # A "when?" question whose best sentence gives no date: the answer cites the release's dateline and the sentence.
-ENGLISH = "When did General Cavoli give the Chiefs of Defence an update on readiness, operations and missions?"
+ENGLISH = "When did General Cavoli present the new partner force framework PAF-N?"
 ENGLISH_SHOWCASE = "Where did the informal workshops with partner nations take place in November 2022?"
 
 

@@ -100,7 +100,7 @@ def test_show_source_switches_to_another_citation(ui_url: str) -> None:
     session = client(ui_url)
     # A "when?" question whose best sentence gives no date: the answer cites the dateline and the sentence.
     first = session.predict(
-        "When did General Cavoli give the Chiefs of Defence an update on readiness, operations and missions?",
+        "When did General Cavoli present the new partner force framework PAF-N?",
         api_name="/ask")[DETAILS]
     assert len(first["citations"]) >= 2
     panel, full = session.predict("1:c:2", api_name="/show_source")
