@@ -19,6 +19,7 @@ import gradio as gr
 from rag.assistant import CorpusStatus, validate_question
 from rag.errors import QuestionError, RagError, ServeError
 from rag.schema import Answer
+from rag.text.loading import largest_accepted_file
 
 from . import render
 from .listen import ListenAddress, exposure_warning, listen_address, page_url
@@ -316,6 +317,9 @@ def launch(app: gr.Blocks, host: str, port: int, block: bool = True,
             server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
             css=CSS + RELEASES_CSS, head=HEAD + SMALL_SCREEN_HEAD, theme=_theme(), footer_links=["api"],
             run_history=False, show_error=False, auth=list(auth) or None,
+            # No release file is bigger than this (rag.text.loading): a bigger upload is refused before it is
+            # written to disk, not read and then skipped.
+            max_file_size=largest_accepted_file(),
         )
     except (OSError, OverflowError) as exc:  # Gradio says "Cannot find empty port" for a busy port and a bad host
         raise ServeError(f"cannot listen on {page_url(host, port)} ({exc})") from None

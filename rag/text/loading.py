@@ -164,6 +164,11 @@ def _not_a_regular_file(mode: int) -> str | None:
     return f"{kind}, not a regular file: only regular files are read"
 
 
+def largest_accepted_file(max_bytes: int = MAX_DOCUMENT_BYTES) -> int:
+    """The size of the biggest file any supported format may have (what an upload may weigh at most)."""
+    return max_bytes * max(_FILE_SIZE_FACTORS.values(), default=1)
+
+
 def _size_limit(path: Path, max_bytes: int) -> int:
     return max_bytes * _FILE_SIZE_FACTORS.get(path.suffix.lower(), 1)
 

@@ -6,9 +6,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from rag.assistant import Assistant
+from rag.text.loading import largest_accepted_file
 from tests.ui_fakes import parse
 
 pytestmark = pytest.mark.integration
@@ -106,3 +108,13 @@ def test_show_source_switches_to_another_citation(ui_url: str) -> None:
     panel, full = session.predict("1:c:2", api_name="/show_source")
     assert parse(panel).marks == [first["citations"][1]["quote"]]
     assert parse(full).marks == [first["citations"][1]["quote"]]
+
+
+def test_an_upload_bigger_than_any_release_file_is_refused_before_it_is_stored(ui_url: str) -> None:
+    def upload(size: int) -> httpx.Response:
+        files = {"files": ("big.txt", b"a" * size, "text/plain")}
+        return httpx.post(f"{ui_url}gradio_api/upload", files=files, timeout=60)
+
+    too_big = upload(largest_accepted_file() + 1)
+    assert too_big.status_code == 413, too_big.text
+    assert upload(1_000).status_code == 200
