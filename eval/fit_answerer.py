@@ -33,6 +33,7 @@ from rag.config import load_config
 
 from .generate import generate
 from .items import QAItem, load_items
+from .metrics import by_confidence
 from .run import with_split
 from .validate import contains_answer
 
@@ -159,31 +160,31 @@ def cross_validate(rows, type_tie_margin: float, folds: int = 5,  # type: ignore
     return summary
 
 
-def precision_by_coverage(scored: list[tuple[float, bool]], answerable: int,
-                          coverages: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.7)) -> dict[str, float | None]:
-    """How often the most confident answers are right, keeping as many as `coverage` of the answerable
-    questions (None where fewer answers were given)."""
-    ranked = [right for _, right in sorted(scored, key=lambda t: -t[0])]
-    out: dict[str, float | None] = {}
-    for coverage in coverages:
-        kept = ranked[:round(coverage * answerable)]
-        out[f"{coverage:.0%}"] = round(float(np.mean(kept)), 3) if kept and len(kept) == round(coverage * answerable) \
-            else None
-    return out
-
-
 def well_supported_threshold(scored: list[tuple[float, bool]], answerable: int,
                              precision: float = WELL_SUPPORTED_PRECISION) -> dict[str, float | None]:
     """The lowest confidence at which the answers at or above it are right at least `precision` of the time
     (cross-validated probabilities, so no question judges the rule fitted on it), with its coverage of the
     answerable questions; None when no threshold reaches it."""
-    best: dict[str, float | None] = {"threshold": None, "precision": None, "coverage": 0.0}
-    for t in sorted({p for p, _ in scored}):
-        kept = [right for p, right in scored if p >= t]
-        if kept and np.mean(kept) >= precision:
-            return {"threshold": round(float(t), 4), "precision": round(float(np.mean(kept)), 3),
-                    "coverage": round(sum(kept) / max(answerable, 1), 3)}
-    return best
+    steps = by_confidence(scored)
+    # A threshold keeps every answer given with that confidence: only the last step of a tie is one.
+    thresholds = [s for s, after in zip(steps, [*steps[1:], None]) if after is None or after.threshold != s.threshold]
+    for step in reversed(thresholds):
+        if step.right / step.kept >= precision:
+            return {"threshold": round(step.threshold, 4), "precision": round(step.right / step.kept, 3),
+                    "coverage": round(step.right / max(answerable, 1), 3)}
+    return {"threshold": None, "precision": None, "coverage": 0.0}
+
+
+def precision_by_coverage(scored: list[tuple[float, bool]], answerable: int,
+                          coverages: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 0.7)) -> dict[str, float | None]:
+    """How often the most confident answers are right, keeping as many as `coverage` of the answerable
+    questions (None where fewer answers were given)."""
+    steps = by_confidence(scored)
+    out: dict[str, float | None] = {}
+    for coverage in coverages:
+        kept = round(coverage * answerable)
+        out[f"{coverage:.0%}"] = round(steps[kept - 1].right / kept, 3) if 0 < kept <= len(steps) else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

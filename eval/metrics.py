@@ -82,6 +82,25 @@ class Outcome:
         return not self.abstained and any(self.item.is_relevant(d, t) for d, t in self.cited)
 
 
+@dataclass(frozen=True)
+class ConfidenceStep:
+    """Answering only the `kept` most confident answers (down to `threshold`): how many of them are right."""
+
+    threshold: float
+    kept: int
+    right: int
+
+
+def by_confidence(scored: Iterable[tuple[float, bool]]) -> list[ConfidenceStep]:
+    """(confidence, right) answers, most confident first, with the running count of right ones: what the
+    precision/coverage curve of the report, the well-supported threshold and precision by coverage read."""
+    steps, right = [], 0
+    for kept, (confidence, correct) in enumerate(sorted(scored, key=lambda t: -t[0]), start=1):
+        right += bool(correct)
+        steps.append(ConfidenceStep(confidence, kept, right))
+    return steps
+
+
 def _mean(values: Iterable[float]) -> float | None:
     values = list(values)
     return round(sum(values) / len(values), 4) if values else None

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .metrics import METRICS, Metric, Outcome
+from .metrics import METRICS, Metric, Outcome, by_confidence
 
 COMPARED: tuple[Metric, ...] = tuple(m for m in METRICS if m.in_before_after)
 CHARTED: tuple[Metric, ...] = tuple(m for m in METRICS if m.in_chart)
@@ -139,14 +139,10 @@ def _before_after_chart(path: Path, baseline: dict[str, Any], report: dict[str, 
 def confidence_curve(outcomes: list[Outcome]) -> list[tuple[float, float, float]]:
     """(threshold, precision, coverage) for each confidence the answers were given with: answering only at or
     above it, how often the answer is right, and what share of the answerable questions is answered right."""
-    answered = sorted((o for o in outcomes if not o.abstained and o.extra.get("confidence") is not None),
-                      key=lambda o: -float(o.extra["confidence"]))
+    answered = [(float(o.extra["confidence"]), o.item.answerable and o.answer_correct)
+                for o in outcomes if not o.abstained and o.extra.get("confidence") is not None]
     answerable = sum(o.item.answerable for o in outcomes) or 1
-    curve, right = [], 0
-    for kept, outcome in enumerate(answered, start=1):
-        right += outcome.item.answerable and outcome.answer_correct
-        curve.append((float(outcome.extra["confidence"]), right / kept, right / answerable))
-    return curve
+    return [(s.threshold, s.right / s.kept, s.right / answerable) for s in by_confidence(answered)]
 
 
 def _confidence_chart(path: Path, outcomes: dict[str, list[Outcome]]) -> None:
