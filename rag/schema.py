@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 AnswerMode = Literal["extractive", "abstain", "llm"]
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
 RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+
+
+class Span(Protocol):
+    """Characters `start` to `end` of one release: a chunk, a sentence, a citation."""
+
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+def overlap(a: Span, b: Span) -> bool:
+    """Whether two spans share a character of the same release."""
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from rag.answer.question import (
 )
 from rag.index.store import StoredIndex
 from rag.retrieve.bm25 import tokenize
-from rag.schema import Answer, Citation, Document, ScoredChunk, Sentence
+from rag.schema import Answer, Citation, Document, ScoredChunk, Sentence, overlap
 from rag.text.cleaning import is_update_stamp
 from rag.text.dates import (
     MONTH_ALIASES,
@@ -539,8 +539,7 @@ class ExtractiveAnswerer:
         texts = {fold_case_and_accents(c.quote) for c in quoted}
 
         def inside_a_quote(sentence: Sentence) -> bool:
-            return any(c.doc_id == sentence.doc_id and c.start < sentence.end and sentence.start < c.end
-                       for c in quoted)
+            return any(overlap(c, sentence) for c in quoted)
 
         for evidence in ranked:
             sentence = evidence.sentence
@@ -630,8 +629,7 @@ class ExtractiveAnswerer:
             sentence = self.statement(sentence)
             twin = self.statement(twin) if twin is not None else None
             # Two chosen sentences of one statement are quoted once.
-            if not any(s.doc_id == sentence.doc_id and s.start < sentence.end and sentence.start < s.end
-                       for s, _ in pairs):
+            if not any(overlap(s, sentence) for s, _ in pairs):
                 pairs.append((sentence, twin))
         return tuple(replace(self._cite(marker, quoted), original=self._cite(marker, other) if other else None)
                      for marker, (quoted, other) in enumerate(pairs, start=1))

@@ -23,7 +23,7 @@ import numpy as np
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
 from rag.index.twins import twins_from_manifest
 from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
-from rag.schema import Chunk, Document, Sentence
+from rag.schema import Chunk, Document, Sentence, overlap
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ class StoredIndex:
         for row, sentence in enumerate(self.sentences):
             by_doc.setdefault(sentence.doc_id, []).append(row)
         return [
-            [r for r in by_doc.get(chunk.doc_id, [])
-             if self.sentences[r].start < chunk.end and chunk.start < self.sentences[r].end]
+            [r for r in by_doc.get(chunk.doc_id, []) if overlap(self.sentences[r], chunk)]
             for chunk in self.chunks
         ]
 
