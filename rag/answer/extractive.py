@@ -350,6 +350,7 @@ class ExtractiveAnswerer:
         # release; it may answer only a question about updates.
         skipped = set() if asks_about_update(asked or question) else self._update_stamps
         by_dateline = dated_by_dateline(asked or question)
+        counted = self.counted(asked or question, lang) if kind == "number" else None
         rows: list[int] = []
         first_stage: dict[int, int] = {}
         home_chunk: dict[int, int] = {}
@@ -379,8 +380,8 @@ class ExtractiveAnswerer:
             cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
                         if question_prefixes and not release.same_lang else 0.0)
             type_ok = holds_answer_type(sentence.text, kind) or (by_dateline and doc.doc_id in self._dateline)
-            if type_ok and kind == "number":
-                type_ok = not self.counts_something_else(asked or question, lang, sentence)
+            if type_ok and counted is not None:
+                type_ok = not self._counts_other_than(counted, lang, sentence)
             features = {
                 "cosine": cosines[i],
                 "chunk_cosine": chunk_cosines[i],
@@ -446,22 +447,31 @@ class ExtractiveAnswerer:
             count_miss=self.counts_something_else(question, lang, ranked[0].sentence),
         )
 
+    def counted(self, question: str, lang: str) -> tuple[tuple[str, str], ...] | None:
+        """What a "how many?" question counts, as (word, stem) pairs without glue words; None when it counts
+        nothing. Computed once a question, for every sentence `counts_something_else` looks at."""
+        words = counted_words(question, lang)
+        if not words:
+            return None
+        stop = self._stopwords.get(lang, set())
+        return tuple((word, stems[0]) for word in words for stems in [tokenize(word, lang)]
+                     if stems and stems[0] not in stop)
+
     def counts_something_else(self, question: str, lang: str, sentence: Sentence) -> bool:
         """Whether the question counts something ("how many workshops?") that no count of the sentence names
         ("30 pays partenaires"): the words after each number are matched by stem, translation or cognate."""
-        wanted = counted_words(question, lang)
-        if not wanted:
-            return False
+        counted = self.counted(question, lang)
+        return counted is not None and self._counts_other_than(counted, lang, sentence)
+
+    def _counts_other_than(self, wanted: tuple[tuple[str, str], ...], lang: str, sentence: Sentence) -> bool:
         doc_lang = self.stored.documents[sentence.doc_id].lang
         lexicon = self.lexicon() if self.lexicon is not None and doc_lang != lang else None
+        forms = [(word, stem, lexicon.translate(stem, lang, doc_lang) if lexicon else frozenset(),
+                  cognate_prefixes(word)) for word, stem in wanted]
         for phrase in counted_phrases(sentence.text):
             stems, prefixes = set(tokenize(phrase, doc_lang)), cognate_prefixes(phrase)
-            for word in wanted:
-                word_stems = tokenize(word, lang)
-                if not word_stems or word_stems[0] in self._stopwords.get(lang, set()):
-                    continue
-                translations = lexicon.translate(word_stems[0], lang, doc_lang) if lexicon else frozenset()
-                if (word_stems[0] in stems or translations & stems or cognate_prefixes(word) & prefixes
+            for word, stem, translations, word_prefixes in forms:
+                if (stem in stems or translations & stems or word_prefixes & prefixes
                         or any(near_cognates(word, other) for other in phrase.split())):
                     return False
         return True
