@@ -368,15 +368,20 @@ class ExtractiveAnswerer:
         patterns = self._entity_patterns(names)
         question_prefixes = cognate_prefixes(question)
         releases: dict[str, _ReleaseMatch] = {}
+        # The question's words and their translations, once for each language of the candidate releases.
+        translations: dict[str, tuple[dict[str, frozenset[str]], int]] = {}
         matrix = np.zeros((len(rows), len(SENTENCE_FEATURES)), dtype=np.float64)
         for i, row in enumerate(rows):
             sentence = self.stored.sentences[row]
             doc = self.stored.documents[sentence.doc_id]
             if doc.doc_id not in releases:
-                releases[doc.doc_id] = self._release_match(question, lang, doc, patterns, names)
+                if doc.lang not in translations:
+                    translations[doc.lang] = self._translated_question(question, lang, doc.lang)
+                releases[doc.doc_id] = self._release_match(question, lang, doc, patterns, names,
+                                                           translations[doc.lang])
             release = releases[doc.doc_id]
             stems = self._sentence_stems[row]
-            overlap = len(release.specific & stems) / len(release.specific) if release.specific else 0.0
+            specific_share = len(release.specific & stems) / len(release.specific) if release.specific else 0.0
             cognates = (len(question_prefixes & self._sentence_prefixes[row]) / len(question_prefixes)
                         if question_prefixes and not release.same_lang else 0.0)
             type_ok = holds_answer_type(sentence.text, kind) or (by_dateline and doc.doc_id in self._dateline)
@@ -386,7 +391,7 @@ class ExtractiveAnswerer:
                 "cosine": cosines[i],
                 "chunk_cosine": chunk_cosines[i],
                 "first_stage": 1.0 / first_stage[row],
-                "overlap_same_lang": overlap if release.same_lang else 0.0,
+                "overlap_same_lang": specific_share if release.same_lang else 0.0,
                 "cognate_overlap": cognates,
                 "overlap_all": (len(release.keywords & stems) / len(release.keywords) if release.keywords else 0.0),
                 "type_match": float(kind is not None and type_ok),
@@ -410,27 +415,37 @@ class ExtractiveAnswerer:
         ranked.sort(key=lambda e: -e.score)
         return prefer_typed_near_tie(ranked, self.params.type_tie_margin)
 
+    def _translated_question(self, question: str, lang: str, doc_lang: str) -> tuple[dict[str, frozenset[str]], int]:
+        """For a release in another language: the question's content stems the lexicon translates, with their
+        translations, and how many content stems the question has; nothing for a release in its language."""
+        if lang == doc_lang or self.lexicon is None:
+            return {}, 0
+        asked = {s for s in tokenize(question, lang) if s not in self._stopwords.get(lang, set()) and len(s) > 1}
+        return self.lexicon().translations(asked, lang, doc_lang), len(asked)
+
+    def _keywords_in_doc(self, keywords: set[str], same_lang: bool, translated: dict[str, frozenset[str]],
+                         doc_id: str) -> float:
+        """Share of the question's keywords the release holds; across languages, of the words the lexicon
+        translates, the share whose translation it holds (1.0, no evidence either way, when there are none)."""
+        doc_stems = self._doc_stems[doc_id]
+        if keywords and same_lang:
+            return len(keywords & doc_stems) / len(keywords)
+        return sum(bool(t & doc_stems) for t in translated.values()) / len(translated) if translated else 1.0
+
     def _release_match(self, question: str, lang: str, doc: Document, patterns: list[list[re.Pattern[str]]],
-                       names: Sequence[str]) -> _ReleaseMatch:
+                       names: Sequence[str], translation: tuple[dict[str, frozenset[str]], int]) -> _ReleaseMatch:
         keywords = self.keywords(question, lang, doc.lang)
         same_lang = lang == doc.lang
-        translated: dict[str, frozenset[str]] = {}
-        asked: set[str] = set()
-        if not same_lang and self.lexicon is not None:
-            asked = {s for s in tokenize(question, lang) if s not in self._stopwords.get(lang, set()) and len(s) > 1}
-            translated = self.lexicon().translations(asked, lang, doc.lang)
+        translated, asked_stems = translation
         return _ReleaseMatch(
             keywords=keywords,
             specific=(keywords - self._context_stems[doc.doc_id]) or keywords,
             entity_coverage=self._coverage(patterns, self._folded_docs[doc.doc_id]),
             same_lang=same_lang,
-            # Across languages, only the words the lexicon translates are evidence either way.
-            keywords_in_doc=(len(keywords & self._doc_stems[doc.doc_id]) / len(keywords) if keywords and same_lang
-                             else sum(bool(t & self._doc_stems[doc.doc_id]) for t in translated.values())
-                             / len(translated) if translated else 1.0),
+            keywords_in_doc=self._keywords_in_doc(keywords, same_lang, translated, doc.doc_id),
             date_match=self.release_date_match(names, doc.date),
             translated=translated,
-            asked_stems=len(asked),
+            asked_stems=asked_stems,
         )
 
     def abstention_signals(self, ranked: Sequence[Evidence], question: str, lang: str,
