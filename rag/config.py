@@ -22,6 +22,7 @@ DEFAULT_CONFIG_FILE = "rag.toml"
 # Where Debian installs dictd dictionaries (see lexicon_dir).
 DEFAULT_LEXICON_DIR = "/usr/share/dictd"
 
+
 @dataclass(frozen=True)
 class LLMConfig:
     base_url: str = "http://127.0.0.1:11434/v1"

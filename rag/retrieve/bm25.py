@@ -29,24 +29,27 @@ def _stemmer(lang: str) -> Stemmer.Stemmer | None:
     return Stemmer.Stemmer(name) if name else None
 
 
-def tokenize(text: str, lang: str) -> list[str]:
-    """Words folded to lower case, French elisions (l', d', qu') removed, stemmed for the text's language."""
-    words = [_ELISION.sub("", w) for w in _WORD.findall(fold_case_for_stemming(text))]
-    words = [w for w in words if w]
+def _words(text: str) -> list[str]:
+    """Words folded to lower case, French elisions (l', d', qu') removed."""
+    return [w for w in (_ELISION.sub("", w) for w in _WORD.findall(fold_case_for_stemming(text))) if w]
+
+
+def _stems(words: list[str], lang: str) -> list[str]:
     stemmer = _stemmer(lang)
     # Accents are stripped after stemming: English questions often write French names without them.
-    stems = stemmer.stemWords(words) if stemmer else words
-    return [strip_accents(s) for s in stems]
+    return [strip_accents(s) for s in (stemmer.stemWords(words) if stemmer else words)]
+
+
+def tokenize(text: str, lang: str) -> list[str]:
+    """The text's words, stemmed for its language."""
+    return _stems(_words(text), lang)
 
 
 def tokenize_many(texts: Sequence[str], lang: str) -> list[list[str]]:
     """`tokenize` of each text, stemming every distinct word once (for tens of thousands of short texts)."""
-    words = [[w for w in (_ELISION.sub("", w) for w in _WORD.findall(fold_case_for_stemming(t))) if w]
-             for t in texts]
+    words = [_words(t) for t in texts]
     distinct = sorted({w for ws in words for w in ws})
-    stemmer = _stemmer(lang)
-    stems = stemmer.stemWords(distinct) if stemmer else distinct
-    stem_of = {w: strip_accents(s) for w, s in zip(distinct, stems)}
+    stem_of = dict(zip(distinct, _stems(distinct, lang)))
     return [[stem_of[w] for w in ws] for ws in words]
 
 

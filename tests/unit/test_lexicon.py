@@ -14,7 +14,7 @@ import pytest
 from rag.answer.extractive import AnswerParams, ExtractiveAnswerer, near_cognates
 from rag.config import DEFAULT_LEXICON_DIR
 from rag.index.store import StoredIndex
-from rag.retrieve.bm25 import tokenize
+from rag.retrieve.bm25 import tokenize, tokenize_many
 from rag.retrieve.hybrid import HybridRetriever
 from rag.text.lexicon import Lexicon, build_lexicon, entry_translations, load_lexicon, read_dictd
 from tests.fakes import fake_index
@@ -242,3 +242,9 @@ def test_across_languages_the_translated_words_are_the_keyword_evidence_of_a_rel
     assert keywords_in_doc(_lexicon) == {"ateliers": 1.0, "comite": 0.0}
     # Without translations an English question says nothing about a French release's words.
     assert keywords_in_doc(None) == {"ateliers": 1.0, "comite": 1.0}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "xx"])
+def test_tokenize_many_stems_each_text_as_tokenize_does(lang: str) -> None:
+    texts = ["L’amiral d’OTAN a dit qu’il viendra.", "Les ateliers informels", "Workshops' partners-states", ""]
+    assert tokenize_many(texts, lang) == [tokenize(t, lang) for t in texts]
