@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelError
+from rag.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,7 @@ def _write_marker(folder: Path, filename: str) -> None:
     except (OSError, json.JSONDecodeError, KeyError):
         files = []
     marker = {"source": _fingerprint(folder), "files": sorted({*files, filename})}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(marker, indent=2).encode("utf-8"))
 
 
 def _export_fp32(folder: Path, target: Path) -> None:

@@ -10,7 +10,6 @@ later start reads 6 MB instead of parsing 17 MB of JSON.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import ModelError
+from rag.files import write_atomically
 
 COMPACT_FORMAT = "rag.unigram/1"
 _PIECES_FILE = "tokenizer.pieces"  # the pieces, NUL-separated, in id order
@@ -227,8 +227,6 @@ def _write_compact(folder: Path, pipeline: dict[str, Any], pieces: list[str], sc
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in contents.items():
-            tmp = folder / f".{name}.{os.getpid()}.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, folder / name)
+            write_atomically(folder / name, data)
     except OSError:
         pass  # a read-only model folder: the tokenizer still works, the next start parses tokenizer.json again

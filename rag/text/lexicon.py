@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rag.files import write_atomically
 from rag.retrieve.bm25 import tokenize_many
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,7 @@ def _write_cached(path: Path, lexicon: Lexicon) -> None:
     data = {">".join(pair): {s: sorted(t) for s, t in table.items()} for pair, table in lexicon.stems.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        partial.replace(path)
+        write_atomically(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
     except OSError as exc:
         log.info("cannot cache the lexicon in %s: %s", path.parent, exc)
 
