@@ -120,9 +120,14 @@ _HAS_AMOUNT = re.compile(
 )
 
 
+def _without_dates_and_frequencies(sentence: str) -> str:
+    """The sentence with its dates, times of day and frequencies ("deux fois par an") blanked: they are not counts."""
+    return _FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))
+
+
 def _has_number(sentence: str) -> bool:
-    """A count or an amount: dates, times of day and frequencies ("deux fois par an") are not counts."""
-    return bool(_HAS_NUMBER.search(_FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))))
+    """A count or an amount (see _without_dates_and_frequencies)."""
+    return bool(_HAS_NUMBER.search(_without_dates_and_frequencies(sentence)))
 
 
 _HAS_PLACE = re.compile(
@@ -185,7 +190,7 @@ def counted_words(question: str, lang: str) -> list[str]:
 
 def counted_phrases(sentence: str) -> list[str]:
     """The words that follow each count of the sentence (dates, times and frequencies are not counts)."""
-    text = _FREQUENCY.sub(" ", _DATE_NUMBER.sub(" ", sentence))
+    text = _without_dates_and_frequencies(sentence)
     return [" ".join(text[m.end():].split()[:_COUNTED_WINDOW_WORDS]) for m in _COUNT.finditer(text)]
 
 
