@@ -36,11 +36,14 @@ eval: install
 bench: install-dev
 	$(BIN)/python -m bench
 
+# Installs Debian packages, with sudo unless root: $(APT_INSTALL) package...
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq
+
 browser:
 	@command -v $(CHROMIUM) >/dev/null || { \
 	  echo "installing Debian's chromium for the browser tests"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $(APT_INSTALL) chromium >/dev/null; }
 
 # FreeDict's French-English dictionaries (Debian packages, GPL): English questions over French releases are
 # also searched with their words' translations. Optional: without them the assistant still answers.
@@ -48,8 +51,7 @@ DICTD := /usr/share/dictd
 lexicon:
 	@test -f $(DICTD)/freedict-eng-fra.index -a -f $(DICTD)/freedict-fra-eng.index || { \
 	  echo "installing Debian's French-English dictionaries (dict-freedict-eng-fra, dict-freedict-fra-eng)"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dict-freedict-eng-fra dict-freedict-fra-eng >/dev/null; } \
+	  { $(APT_INSTALL) dict-freedict-eng-fra dict-freedict-fra-eng >/dev/null; } \
 	  || echo "could not install them: English questions over French releases will use the embedding and cognates only"; }
 
 lint: install-dev
