@@ -200,6 +200,14 @@ def prefer_typed_near_tie(ranked: list[Evidence], margin: float) -> list[Evidenc
     return ranked
 
 
+def cited_first(passages: Sequence[ScoredChunk], citations: Sequence[Citation]) -> list[ScoredChunk]:
+    """The passages holding quoted text first (a "when?" answer quotes its release's dateline, which may sit in
+    a passage ranked lower), then the others; each group keeps its ranking. A twin's quote counts in either
+    version."""
+    spans = [s for c in citations for s in (c, c.original) if s is not None]
+    return sorted(passages, key=lambda p: not any(overlap(s, p.chunk) for s in spans))  # stable
+
+
 def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical_agreement: bool,
                         entity_in_top_releases: float, names_dates: bool, count_miss: bool = False) -> dict[str, float]:
     """What the abstention rule weighs; `names_dates` says whether the question names a year or a month."""
@@ -548,6 +556,7 @@ class ExtractiveAnswerer:
         chosen = self.choose_sentences(ranked)
         quoted = self.quotation([e.sentence for e in chosen], asked or question)
         citations = self.cite_in_reader_language(quoted, lang)
+        shown = cited_first(self.rerank(ranked, passages, len(passages), lang), citations)[:top_k]
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
         well_supported = confidence >= self.params.well_supported_threshold

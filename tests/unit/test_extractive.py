@@ -19,6 +19,7 @@ from rag.answer.extractive import (
     Evidence,
     ExtractiveAnswerer,
     abstention_features,
+    cited_first,
     cognate_prefixes,
     prefer_typed_near_tie,
 )
@@ -26,7 +27,7 @@ from rag.assistant import Assistant
 from rag.config import load_config
 from rag.index.build import build_index
 from rag.index.store import StoredIndex
-from rag.schema import Answer, ScoredChunk
+from rag.schema import Answer, Citation, ScoredChunk
 from tests.fakes import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -424,6 +425,33 @@ def test_abstention_features_carry_the_coverage_of_the_top_releases(stored: Stor
                                    names_dates=False)
     assert set(features) == set(ABSTAIN_FEATURES)
     assert features["entity_in_top_releases"] == 0.5 and features["lexical_agreement"] == 1.0
+
+
+def _cite(stored: StoredIndex, chunk_row: int, marker: int, original: Citation | None = None) -> Citation:
+    chunk = stored.chunks[chunk_row]
+    middle = (chunk.start + chunk.end) // 2
+    doc = stored.documents[chunk.doc_id]
+    return Citation(marker, chunk.doc_id, doc.title, doc.date, doc.text[middle:middle + 5], middle, middle + 5,
+                    chunk.chunk_id, original=original)
+
+
+def test_the_passages_an_answer_quotes_come_first_and_the_rest_keep_their_ranking(stored: StoredIndex) -> None:
+    far_apart = [row for row, c in enumerate(stored.chunks) if c.doc_id == stored.chunks[0].doc_id][::2][:4]
+    passages = [ScoredChunk(stored.chunks[row], 1.0 - i / 10) for i, row in enumerate(far_apart)]
+    quoted_last, quoted_third = _cite(stored, far_apart[3], 1), _cite(stored, far_apart[2], 2)
+    ordered = cited_first(passages, [quoted_last, quoted_third])
+    assert [p.chunk.chunk_id for p in ordered] == [passages[i].chunk.chunk_id for i in (2, 3, 0, 1)]
+    assert cited_first(passages, []) == passages
+
+
+def test_a_quote_from_a_twin_brings_the_passage_of_its_original_first(stored: StoredIndex) -> None:
+    passages = [ScoredChunk(stored.chunks[row], 1.0 - row / 10) for row in (0, 2)]
+    translation = _cite(stored, 2, 1)
+    elsewhere = replace(translation, doc_id="an-english-twin", chunk_id="an-english-twin#0")
+    from_twin = replace(elsewhere, original=_cite(stored, 2, 1))
+    assert [p.chunk.chunk_id for p in cited_first(passages, [from_twin])] == [stored.chunks[2].chunk_id,
+                                                                                stored.chunks[0].chunk_id]
+    assert [p.chunk for p in cited_first(passages, [elsewhere])] == [p.chunk for p in passages]
 
 
 # --- which meeting the question means ------------------------------------------------------------------
