@@ -105,7 +105,7 @@ SENTENCE_FEATURES = (
 ABSTAIN_FEATURES = (
     "best_score", "margin", "best_cosine", "entity_in_doc", "entity_in_sentence", "type_miss", "overlap",
     "keywords_in_doc", "cross_lingual", "lexical_agreement", "entity_in_top_releases", "date_mismatch",
-    "count_miss",
+    "count_miss", "words_agree",
 )
 # How many of the first retrieved passages' releases count for "entity_in_top_releases": a question that
 # compares two meetings names things that no single release holds.
@@ -230,7 +230,14 @@ def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical
         "date_mismatch": float(names_dates and best.feature("release_date_match") == 0),
         # "How many X?" and no count in the best sentence is a count of X.
         "count_miss": float(count_miss),
+        # The words alone (the question's words, or their translations, found in the sentence) point at the
+        # best sentence too, a tie included: a second ranker that errs differently from the embedding.
+        "words_agree": float(_words_share(best) >= max(map(_words_share, ranked))),
     }
+
+
+def _words_share(evidence: Evidence) -> float:
+    return evidence.feature("overlap_same_lang") + evidence.feature("translated_overlap")
 
 
 class ExtractiveAnswerer:

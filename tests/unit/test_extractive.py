@@ -427,6 +427,29 @@ def test_abstention_features_carry_the_coverage_of_the_top_releases(stored: Stor
     assert features["entity_in_top_releases"] == 0.5 and features["lexical_agreement"] == 1.0
 
 
+def _with_words(evidence: Evidence, same_lang: float, translated: float = 0.0) -> Evidence:
+    features = evidence.features.copy()
+    features[SENTENCE_FEATURES.index("overlap_same_lang")] = same_lang
+    features[SENTENCE_FEATURES.index("translated_overlap")] = translated
+    return replace(evidence, features=features)
+
+
+@pytest.mark.parametrize(("best_words", "other_words", "agree"), [
+    ((0.5, 0.0), (0.25, 0.0), 1.0),   # the best sentence also shares the most words with the question
+    ((0.25, 0.0), (0.5, 0.0), 0.0),   # another sentence shares more: the embedding and the words disagree
+    ((0.5, 0.0), (0.5, 0.0), 1.0),    # a tie counts
+    ((0.0, 0.6), (0.0, 0.4), 1.0),    # across languages, through the translated words
+    ((0.0, 0.2), (0.0, 0.4), 0.0),
+])
+def test_words_agree_when_the_best_sentence_shares_the_most_words_with_the_question(
+        stored: StoredIndex, best_words: tuple[float, float], other_words: tuple[float, float], agree: float) -> None:
+    ranked = [_with_words(_evidence(stored, 0, 9.3, None), *best_words),
+              _with_words(_evidence(stored, 5, 9.1, None), *other_words)]
+    features = abstention_features(ranked, cross_lingual=False, lexical_agreement=False, entity_in_top_releases=1.0,
+                                   names_dates=False)
+    assert features["words_agree"] == agree
+
+
 def _cite(stored: StoredIndex, chunk_row: int, marker: int, original: Citation | None = None) -> Citation:
     chunk = stored.chunks[chunk_row]
     middle = (chunk.start + chunk.end) // 2
