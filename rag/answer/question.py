@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from rag.text.countries import is_country_word, names_a_country
 from rag.text.dates import MONTH_WORDS
 
-AnswerType = Literal["reason", "frequency", "duration", "amount", "number", "date", "person", "place"]
+AnswerType = Literal["reason", "frequency", "duration", "amount", "number", "country", "date", "person", "place"]
 
 # Words that name a person by their role: "quel haut responsable", "which commander".
 _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commandant|représentant|représentante|"
@@ -31,6 +32,10 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
                           r"\bhow much (?:\w+ )?(?:cost|spend|spent|funding)\b", re.I)),
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
                           r"\bwhat number\b|\bnumber of\b", re.I)),
+    # "Quels pays…", "which South American country": a country's name, not a count of countries (asked above).
+    ("country", re.compile(r"\bquel(?:le)?s? (?:pays|nations?)\b|"
+                           r"\b(?:which|what)(?: (?!(?:did|do|does|is|are|was|were|has|have|had|will|would)\b)"
+                           r"[\w-]+){0,2}? (?:country|countries|nations?)\b(?!['’])", re.I)),
     ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)?s? (?:jours?|dates?|années?|mois)\b|\bà quelle date\b|"
                         r"\b(?:what|which) (?:days?|dates?|years?|months?|time)\b|\ben quelle année\b|"
                         r"\bsince when\b", re.I)),
@@ -38,7 +43,7 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
                           rf"\bquel(?:le)?s? (?:haute? )?(?:{_FR_ROLES})s?\b|"
                           rf"\bwhich (?:senior |top |high-ranking )?(?:{_EN_ROLES})s?\b|"
                           r"\bpar qui\b|\bby whom\b", re.I)),
-    ("place", re.compile(r"\boù\b|\bwhere\b|\bdans quelle ville\b|\bin which (?:city|country)\b|\bquel lieu\b", re.I)),
+    ("place", re.compile(r"\boù\b|\bwhere\b|\bdans quelle ville\b|\bin which city\b|\bquel lieu\b", re.I)),
 ]
 
 _NUMBER_WORDS = (
@@ -65,9 +70,12 @@ _INSTITUTION_WORDS = {
     "otan", "nato", "alliance", "conseil", "centre", "forces", "europe", "européenne", "europeenne", "militaire",
     "international", "internationale", "coopérative", "science", "technologie", "transformation", "république",
     "staff", "military", "committee", "council", "cooperative", "security", "european", "general", "allied",
-    "bosnie-herzégovine", "nouvelle-zélande", "corée", "moldova", "indo-pacifique", "ukraine", "group", "photo",
-    "meeting", "partners", "hosts", "bi-annual", "réunion",
+    "indo-pacifique", "group", "photo", "meeting", "partners", "hosts", "bi-annual", "réunion",
 }
+
+
+def _may_be_a_name(word: str) -> bool:
+    return word.casefold() not in _INSTITUTION_WORDS
 _TITLE_THEN_NAME = re.compile(rf"\b(?:{_TITLES})\b[^.;:]{{0,60}}?\b[A-ZÀ-ÝȘ][a-zà-ÿș]+", re.IGNORECASE)
 _CAPITALISED_PAIR = re.compile(r"\b([A-ZÀ-ÝȘ][a-zà-ÿș]+(?:-[A-ZÀ-ÝȘ][a-zà-ÿș]+)?)\s+([A-ZÀ-ÝȘ][a-zà-ÿș]+)\b")
 _DATE_NUMBER = re.compile(
@@ -82,12 +90,11 @@ def _has_person(sentence: str) -> bool:
     for match in _TITLE_THEN_NAME.finditer(sentence):
         # The name must be capitalised in the text itself (the search ignores case only for the title).
         name = match.group(0).rsplit(None, 1)[-1]
-        if name[:1].isupper() and name.casefold() not in _INSTITUTION_WORDS:
+        if name[:1].isupper() and _may_be_a_name(name):
             return True
-    return any(
-        a.casefold() not in _INSTITUTION_WORDS and b.casefold() not in _INSTITUTION_WORDS
-        for a, b in _CAPITALISED_PAIR.findall(sentence)
-    )
+    # Two countries side by side ("Ukraine Moldova") are not a first name and a surname; "Jordan Smith" is.
+    return any(_may_be_a_name(a) and _may_be_a_name(b) and not (is_country_word(a) and is_country_word(b))
+               for a, b in _CAPITALISED_PAIR.findall(sentence))
 
 
 _FREQUENCY = re.compile(rf"\b(?:{_NUMBER_WORDS}|\d+)\s+fois\b|\b(?:{_NUMBER_WORDS}|\d+)\s+times\b", re.IGNORECASE)
@@ -165,6 +172,8 @@ def holds_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return _has_person(sentence)
     if kind == "number":
         return _has_number(sentence)
+    if kind == "country":
+        return names_a_country(sentence)
     if kind == "frequency":
         return bool(_FREQUENCY.search(sentence) or _HAS_FREQUENCY_WORD.search(sentence))
     return bool(_SENTENCE_HOLDS[kind].search(sentence))

@@ -169,6 +169,43 @@ def test_a_sentence_without_a_place_holds_none() -> None:
     assert not holds_answer_type("la coopération accroît la confiance entre les partenaires.", "place")
 
 
+# --- countries ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Quel pays accueillera le prochain sommet ?", "country"),
+    ("Quels pays d'Asie étaient représentés ?", "country"),
+    ("Which South American country was among the partners?", "country"),
+    ("In which country is the centre based?", "country"),
+    ("What countries took part in the session?", "country"),
+    ("Combien de pays partenaires étaient présents ?", "number"),     # a count of countries, not their names
+    ("How many countries attended?", "number"),
+    ("Dans quel état d'esprit la rencontre s'est-elle terminée ?", None),
+    ("Quel état-major de l'UE était présent ?", None),
+    ("What did partner nations discuss?", None),                     # "nations" is the subject, not the asked
+    ("Which nations' chiefs met in Brussels?", None),
+])
+def test_a_question_asking_which_country_wants_a_country(question: str, kind: str | None) -> None:
+    assert expected_answer_type(question) == kind
+
+
+@pytest.mark.parametrize(("sentence", "holds"), [
+    ("Parmi les partenaires figuraient la Colombie et la République de Corée.", True),
+    ("La Nouvelle-Zélande a pris la parole.", True),
+    ("Delegates from the Republic of Korea and New Zealand attended.", True),
+    ("Des représentants de 26 pays partenaires étaient présents.", False),
+    ("L’État-major de l’Union européenne était représenté en Europe.", False),
+    ("Les Indes galantes ont été jouées à Romainville.", False),     # "Inde" and "Oman" only as whole words
+])
+def test_a_sentence_holds_a_country_when_it_names_one(sentence: str, holds: bool) -> None:
+    assert holds_answer_type(sentence, "country") is holds
+
+
+def test_a_country_written_beside_another_capitalised_word_is_not_a_person() -> None:
+    assert not holds_answer_type("Parmi les partenaires : Ukraine Moldova.", "person")
+    assert holds_answer_type("Les partenaires ont écouté Jordan Smith.", "person")
+
+
 def test_an_open_question_accepts_any_sentence() -> None:
     assert holds_answer_type("Sans date, sans nombre, sans nom.", None)
     assert holds_answer_type("", None)
