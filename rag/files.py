@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path` (named for this process, so that two processes writing
-    the same cache do not mix their bytes), then rename it over `path`."""
+def publish(path: Path, write: Callable[[Path], object], durable: bool = False, mode: int | None = None) -> None:
+    """`write` fills a temporary file beside `path` (named for this process, so that two processes writing the
+    same file do not mix their bytes), which is then renamed over `path`. `durable` also flushes the file and
+    the folder's entry to disk before returning (what a power cut must not undo, such as the index pointer);
+    `mode` sets the file's permissions (a temporary file is created private)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
+        write(tmp)
+        if mode is not None:
+            tmp.chmod(mode)
+        if durable:
+            with tmp.open("rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
+    publish(path, lambda tmp: tmp.write_bytes(data), durable)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename inside it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -12,13 +12,13 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import ModelError
-from rag.files import write_atomically
+from rag.files import publish, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -299,17 +299,9 @@ class WordTable:
         return found[inverse.reshape(ids.shape)]
 
 
-def _publish(folder: Path, filename: str, write) -> None:  # type: ignore[no-untyped-def]
+def _publish(folder: Path, filename: str, write: Callable[[Path], object]) -> None:
     """Write through a temp file in the same folder, then rename: readers never see half a model."""
-    fd, name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".tmp", dir=folder / ONNX_SUBDIR)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        tmp.chmod(0o644)
-        os.replace(tmp, folder / ONNX_SUBDIR / filename)
-    finally:
-        tmp.unlink(missing_ok=True)
+    publish(folder / ONNX_SUBDIR / filename, write, mode=0o644)
     _write_marker(folder, filename)
 
 

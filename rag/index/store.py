@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
+from rag.files import write_atomically
 from rag.index.twins import twins_from_manifest
 from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
 from rag.schema import Chunk, Document, Sentence, overlap
@@ -110,14 +111,6 @@ def _read_jsonl(path: Path, cls: type) -> list[Any]:
         return [cls(**json.loads(line)) for line in handle if line.strip()]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 LOCK = ".lock"
 
 
@@ -204,12 +197,7 @@ def save_generation(
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
         staging.rename(final)
-        pointer_tmp = index_dir / f".{POINTER}.tmp"
-        pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
-        with pointer_tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer_tmp, index_dir / POINTER)
-        _fsync_dir(index_dir)
+        write_atomically(index_dir / POINTER, (final.name + "\n").encode("utf-8"), durable=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if vector_index is not None:  # a collection on a server outlives the staging folder
