@@ -30,6 +30,7 @@ from rag.answer.extractive import (
 )
 from rag.assistant import open_assistant
 from rag.config import load_config
+from rag.schema import Citation
 
 from .generate import generate
 from .items import QAItem, load_items
@@ -51,16 +52,20 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
         query = assistant._prepare(item.question, (), mode, None)
         answerer, search_text, lang, candidates = query.state.answerer, query.searched, query.lang, query.candidates
         evidences = answerer.candidates(search_text, query.vector, lang, candidates)
-        # Right when what an answer quotes for the sentence (ExtractiveAnswerer.quotation) holds the answer.
-        labels = np.array([
-            item.answerable and e.sentence.doc_id in item.gold_docs
-            and any(contains_answer(quoted, a) for a in item.answers
-                    for quoted in [" ".join(answerer.statement(s).text
-                                            for s in answerer.quotation([e.sentence], item.question))])
-            for e in evidences
-        ], dtype=bool)
+        # A sentence is right when what answer() would quote and cite for it holds the answer.
+        labels = np.array([_answers(item, answerer.citations([e.sentence], item.question, lang)) for e in evidences],
+                          dtype=bool)
         rows.append((item, evidences, labels, answerer, search_text, lang, candidates))
     return rows
+
+
+def _answers(item: QAItem, citations: tuple[Citation, ...]) -> bool:
+    """Whether these citations, from a release the question is about, hold one of its answers (in the quotes or
+    in the original beside a quote taken from a release's twin, as eval.metrics counts it)."""
+    originals = [c.original for c in citations if c.original is not None]
+    texts = (" ".join(c.quote for c in citations), *(c.quote for c in originals))
+    return (item.answerable and any(c.doc_id in item.gold_docs for c in (*citations, *originals))
+            and any(contains_answer(text, a) for a in item.answers for text in texts))
 
 
 def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: float) -> list[tuple[int, Evidence]]:

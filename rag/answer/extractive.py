@@ -561,8 +561,7 @@ class ExtractiveAnswerer:
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
             return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
         chosen = self.choose_sentences(ranked)
-        quoted = self.quotation([e.sentence for e in chosen], asked or question)
-        citations = self.cite_in_reader_language(quoted, lang)
+        citations = self.citations([e.sentence for e in chosen], asked or question, lang)
         shown = cited_first(self.rerank(ranked, passages, len(passages), lang), citations)[:top_k]
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
@@ -615,6 +614,12 @@ class ExtractiveAnswerer:
         vectors = self.stored.sentence_vectors
         cosines = vectors[rows] @ vectors[self._sentence_row[sentence.doc_id, sentence.start]]
         return self.stored.sentences[rows[int(np.argmax(cosines))]]
+
+    def citations(self, sentences: list[Sentence], question: str, lang: str) -> tuple[Citation, ...]:
+        """What an answer to `question` quotes and cites for the chosen sentences: the quotation (a dateline for
+        "when?"), each sentence a whole statement, in the reader's language when the release has a twin.
+        eval.fit_answerer labels a sentence right or wrong by these same quotes."""
+        return self.cite_in_reader_language(self.quotation(sentences, question), lang)
 
     def quotation(self, sentences: list[Sentence], question: str) -> list[Sentence]:
         """The sentences an answer to `question` quotes for the chosen ones. For "when?", when none gives a date,

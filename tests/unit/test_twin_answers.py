@@ -153,3 +153,22 @@ def test_the_eval_scores_a_twin_quote_by_the_french_sentence_cited_beside_it(twi
     outcome = evaluate_item(assistant, qa, "hybrid", None)
     assert "Lieutenant General Janusz Adamczak" in outcome.answer_text
     assert outcome.answer_correct and outcome.citation_correct and all(outcome.quotes_verbatim)
+
+
+def test_the_answerer_is_fitted_on_the_quotes_an_answer_shows_twins_included(twin_config: RagConfig) -> None:
+    """eval.fit_answerer labels a sentence by what answer() would quote for it: for an English reader, the
+    English twin's sentence with the French beside it, so a French gold answer still marks it right."""
+    from eval.fit_answerer import collect
+    from eval.items import QAItem
+
+    assistant = Assistant(twin_config, HashingEmbedder(), params=replace(AnswerParams.load(), abstain_threshold=0.0))
+    qa = QAItem(id="en-x", lang="en", question="Who opened the bi-annual meeting of the International Military Staff "
+                "with partners?", answers=("Le général de corps d’armée Janusz Adamczak",), doc_id=FRENCH,
+                alt_doc_ids=(), evidence="", answerable=True, kind="fact")
+    [(_, evidences, labels, answerer, _, lang, _)] = collect(assistant, [qa], "hybrid")
+    # The English sentence holds no French words: it is right by the French sentence an answer cites beside it.
+    opening = [i for i, e in enumerate(evidences) if e.sentence.doc_id == ENGLISH and "Janusz Adamczak" in e.sentence.text]
+    assert opening and all(labels[i] for i in opening)
+    [citation] = answerer.citations([evidences[opening[0]].sentence], qa.question, lang)
+    assert citation.doc_id == ENGLISH and citation.original is not None and citation.original.doc_id == FRENCH
+    assert labels.sum() < len(labels)  # sentences that do not name him are not labelled right
