@@ -20,7 +20,6 @@ from rag.answer.question import (
     holds_answer_type,
 )
 from rag.index.store import StoredIndex
-from rag.retrieve.bm25 import tokenize
 from rag.schema import Answer, Citation, Document, ScoredChunk, Sentence, overlap
 from rag.text.cleaning import is_update_stamp
 from rag.text.dates import (
@@ -36,6 +35,7 @@ from rag.text.dates import (
 )
 from rag.text.lexicon import Lexicon
 from rag.text.normalize import fold_case_and_accents
+from rag.text.stems import tokenize
 from rag.text.stopwords import QUESTION_STOPWORDS
 from rag.wording import ANSWER_FRAMING
 

@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rag.index.store import StoredIndex
-from rag.retrieve.bm25 import BM25Index, tokenize
+from rag.retrieve.bm25 import BM25Index
 from rag.schema import ScoredChunk
 from rag.text.lexicon import Lexicon
+from rag.text.stems import tokenize
 
 # How much the lexical ranking counts in fusion when the question's language differs from the passage's:
 # French BM25 sees only names and numbers of an English question, so its ranking is mostly noise: at 0.15 a

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.files import write_atomically
-from rag.retrieve.bm25 import tokenize_many
+from rag.text.stems import tokenize_many
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import pytest
 from rag.answer.extractive import AnswerParams, ExtractiveAnswerer, near_cognates
 from rag.config import DEFAULT_LEXICON_DIR
 from rag.index.store import StoredIndex
-from rag.retrieve.bm25 import tokenize, tokenize_many
 from rag.retrieve.hybrid import HybridRetriever
 from rag.text.lexicon import Lexicon, build_lexicon, entry_translations, load_lexicon, read_dictd
+from rag.text.stems import tokenize, tokenize_many
 from tests.fakes import fake_index
 
 _BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
