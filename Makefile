@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint install install-dev index eval bench browser lexicon clean
+.PHONY: run test lint install install-dev index eval bench apt-update browser lexicon clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,23 +36,31 @@ eval: install
 bench: install-dev
 	$(BIN)/python -m bench
 
-# Installs Debian packages, with sudo unless root: $(APT_INSTALL) package...
-APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq
-
-browser:
-	@command -v $(CHROMIUM) >/dev/null || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  $(APT_INSTALL) chromium >/dev/null; }
-
-# FreeDict's French-English dictionaries (Debian packages, GPL): English questions over French releases are
-# also searched with their words' translations. Optional: without them the assistant still answers.
+# Debian packages: chromium for the browser tests; FreeDict's French-English dictionaries (GPL), with which
+# English questions over French releases are also searched by their words' translations (optional: without
+# them the assistant still answers). The package index is updated once, and only when a package is missing.
 DICTD := /usr/share/dictd
-lexicon:
-	@test -f $(DICTD)/freedict-eng-fra.index -a -f $(DICTD)/freedict-fra-eng.index || { \
-	  echo "installing Debian's French-English dictionaries (dict-freedict-eng-fra, dict-freedict-fra-eng)"; \
-	  { $(APT_INSTALL) dict-freedict-eng-fra dict-freedict-fra-eng >/dev/null; } \
-	  || echo "could not install them: English questions over French releases will use the embedding and cognates only"; }
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+MISSING_BROWSER = $(if $(wildcard $(CHROMIUM)),,chromium)
+MISSING_DICTIONARIES = $(if $(wildcard $(DICTD)/freedict-eng-fra.index),,dict-freedict-eng-fra) \
+	$(if $(wildcard $(DICTD)/freedict-fra-eng.index),,dict-freedict-fra-eng)
+# What the goal needs (prerequisites see their goal's value).
+APT_WANTED = $(MISSING_BROWSER) $(MISSING_DICTIONARIES)
+run: APT_WANTED = $(MISSING_DICTIONARIES)
+
+apt-update:
+	@$(if $(strip $(APT_WANTED)),$(SUDO) apt-get update -qq \
+	  || echo "apt-get update failed: installing from the package lists as they are",:)
+
+browser: apt-update
+	@$(if $(MISSING_BROWSER),echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -qq chromium >/dev/null,:)
+
+lexicon: apt-update
+	@$(if $(strip $(MISSING_DICTIONARIES)),echo "installing Debian's French-English dictionaries ($(strip \
+	  $(MISSING_DICTIONARIES)))"; $(SUDO) apt-get install -y -qq $(MISSING_DICTIONARIES) >/dev/null \
+	  || echo "could not install them: English questions over French releases will use the embedding and \
+	  cognates only",:)
 
 lint: install-dev
 	$(BIN)/ruff check .
