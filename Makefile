@@ -31,7 +31,7 @@ index: install
 	$(BIN)/rag index
 
 eval: install
-	$(BIN)/rag eval --out eval/results --baseline eval/results/baseline-cf7b198.json
+	$(BIN)/rag eval --out eval/results --baseline eval/results/baseline-707bd45.json
 
 bench: install-dev
 	$(BIN)/python -m bench
