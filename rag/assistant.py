@@ -42,6 +42,9 @@ from rag.wording import QUESTION_MESSAGES
 
 log = logging.getLogger(__name__)
 
+# One question per language, asking for a country so that every lazily loaded table is loaded.
+WARM_UP_QUESTIONS = ("Quel pays a accueilli la réunion ?", "Which country hosted the meeting?")
+
 # A follow-up leans on the previous question when it is short or points back with a pronoun.
 _ELLIPTIC = re.compile(
     r"\b(?:l['’]|la|le|les|lui|leur|ce|cette|cela|ça|celui|celle|y|en|il|elle|ils|elles|that|this|it|they|"
@@ -181,6 +184,19 @@ class Assistant:
                                     lexicon)
         answerer = ExtractiveAnswerer(stored, self._params, self.config.max_answer_sentences, lexicon)
         return LoadedState(stored, retriever, answerer)
+
+    def warm_up(self) -> None:
+        """Pay what the first question would otherwise pay (about a second: the language identifier's model is
+        unpacked, the French-English lexicon and the country names are loaded, the embedding runtime warms up)
+        by answering one French and one English question; `rag serve` runs it beside the page's start."""
+        started = time.perf_counter()
+        for question in WARM_UP_QUESTIONS:
+            try:
+                self.ask(question)
+            except RagError as exc:  # an empty index answers nothing: the reader's question will say why
+                log.debug("warm-up question not answered: %s", exc)
+                return
+        log.debug("warmed up in %.2f s", time.perf_counter() - started)
 
     def refresh(self) -> bool:
         """Switch to a newer index generation if a writer published one; True when it did."""

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -237,6 +238,7 @@ def cmd_serve(args: argparse.Namespace, config: RagConfig) -> int:
     logins = page_logins(config)
     address = listen_address(config.host, config.port)
     assistant = open_assistant(config, build=not args.no_build)
+    threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True).start()
     from ui.app import serve
 
     serve(assistant, address, logins)

@@ -224,3 +224,31 @@ def test_a_question_in_a_third_language_is_answered_with_a_warning(fake_assistan
 def test_french_english_and_bare_names_get_no_language_warning(fake_assistant: Assistant, question: str) -> None:
     assert unsupported_language_note(question) is None
     assert fake_assistant.ask(question).note is None
+
+
+# --- warm-up --------------------------------------------------------------------------------------------
+
+
+def test_warm_up_asks_in_each_language_what_loads_every_lazy_table(
+        fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.answer.question import expected_answer_type
+    from rag.text.language import detect_language
+
+    asked: list[str] = []
+    real_ask = fake_assistant.ask
+    monkeypatch.setattr(fake_assistant, "ask", lambda question, *a, **k: asked.append(question) or real_ask(question))
+    fake_assistant.warm_up()
+    assert sorted(detect_language(q) for q in asked) == ["en", "fr"]
+    # A "which country?" question loads the country names as well as the language model and the lexicon.
+    assert {expected_answer_type(q) for q in asked} == {"country"}
+
+
+def test_warm_up_over_an_index_that_cannot_answer_raises_nothing(
+        fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.errors import IndexMissingError
+
+    def no_index(question: str, *args: object, **kwargs: object) -> None:
+        raise IndexMissingError("no index yet")
+
+    monkeypatch.setattr(fake_assistant, "ask", no_index)
+    fake_assistant.warm_up()  # the reader's own question will say what is wrong
