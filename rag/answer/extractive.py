@@ -566,27 +566,36 @@ class ExtractiveAnswerer:
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
         well_supported = confidence >= self.params.well_supported_threshold
-        alternative = None if well_supported else self._runner_up(ranked, citations, len(citations) + 1)
+        alternative = None if well_supported else self._runner_up(ranked, citations, len(citations) + 1, lang)
         return Answer(
             question=question, answer=f"{ANSWER_FRAMING[lang][0]} {body}", mode="extractive", lang=lang,
             citations=citations, passages=tuple(shown), confidence=confidence, well_supported=well_supported,
             alternative=alternative,
         )
 
-    def _runner_up(self, ranked: Sequence[Evidence], quoted: Sequence[Citation], marker: int) -> Citation | None:
+    def _runner_up(self, ranked: Sequence[Evidence], quoted: Sequence[Citation], marker: int,
+                   lang: str) -> Citation | None:
         """The best sentence outside the quoted statements (and not a copy of one): what to compare against a
-        doubtful answer."""
-        texts = {fold_case_and_accents(c.quote) for c in quoted}
+        doubtful answer, quoted in the reader's language like the answer (a twin's sentence, the original
+        beside it)."""
+        spans = [s for c in quoted for s in (c, c.original) if s is not None]
+        texts = {fold_case_and_accents(s.quote) for s in spans}
 
         def inside_a_quote(sentence: Sentence) -> bool:
-            return any(overlap(c, sentence) for c in quoted)
+            return any(overlap(s, sentence) for s in spans)
 
         for evidence in ranked:
-            sentence = evidence.sentence
-            if inside_a_quote(sentence) or fold_case_and_accents(sentence.text) in texts:
+            if inside_a_quote(evidence.sentence) or fold_case_and_accents(evidence.sentence.text) in texts:
                 continue
-            statement = self.statement(sentence)
-            return self._cite(marker, sentence if inside_a_quote(statement) else statement)
+            sentence, twin = self.in_reader_language(evidence.sentence, lang)
+            if inside_a_quote(sentence):
+                continue
+
+            def whole(s: Sentence) -> Sentence:
+                statement = self.statement(s)
+                return s if inside_a_quote(statement) else statement
+
+            return self._cite_pair(marker, whole(sentence), whole(twin) if twin is not None else None)
         return None
 
     def choose_sentences(self, ranked: Sequence[Evidence]) -> list[Evidence]:
@@ -667,18 +676,26 @@ class ExtractiveAnswerer:
         the other version's sentence cited beside it as `original`; both are verbatim spans of their release."""
         pairs: list[tuple[Sentence, Sentence | None]] = []
         for sentence in sentences:
-            twin_id = self.stored.twins.get(sentence.doc_id)
-            twin = self.aligned_sentence(sentence, twin_id) if twin_id else None
-            if (twin is not None and self.stored.documents[sentence.doc_id].lang != lang
-                    and self.stored.documents[twin.doc_id].lang == lang):
-                sentence, twin = twin, sentence
+            sentence, twin = self.in_reader_language(sentence, lang)
             sentence = self.statement(sentence)
             twin = self.statement(twin) if twin is not None else None
             # Two chosen sentences of one statement are quoted once.
             if not any(overlap(s, sentence) for s, _ in pairs):
                 pairs.append((sentence, twin))
-        return tuple(replace(self._cite(marker, quoted), original=self._cite(marker, other) if other else None)
-                     for marker, (quoted, other) in enumerate(pairs, start=1))
+        return tuple(self._cite_pair(marker, quoted, other) for marker, (quoted, other) in enumerate(pairs, start=1))
+
+    def in_reader_language(self, sentence: Sentence, lang: str) -> tuple[Sentence, Sentence | None]:
+        """The sentence to quote for a reader of `lang` and the one to cite beside it: a release in another
+        language than the reader's that has a twin in the reader's is quoted from the twin."""
+        twin_id = self.stored.twins.get(sentence.doc_id)
+        twin = self.aligned_sentence(sentence, twin_id) if twin_id else None
+        if (twin is not None and self.stored.documents[sentence.doc_id].lang != lang
+                and self.stored.documents[twin.doc_id].lang == lang):
+            return twin, sentence
+        return sentence, twin
+
+    def _cite_pair(self, marker: int, quoted: Sentence, beside: Sentence | None) -> Citation:
+        return replace(self._cite(marker, quoted), original=self._cite(marker, beside) if beside else None)
 
     def _cite(self, marker: int, sentence: Sentence) -> Citation:
         doc = self.stored.documents[sentence.doc_id]

@@ -91,7 +91,7 @@ def test_the_runner_up_is_never_a_sentence_of_the_quoted_statement(stored: Store
     ranked = [Evidence(s, 0, np.zeros(len(SENTENCE_FEATURES)), score) for s, score in
               ((best, 9.0), (inside, 8.9), (outside, 8.5))]
     quoted = answerer.cite_in_reader_language([best], "fr")
-    alternative = answerer._runner_up(ranked, quoted, 2)
+    alternative = answerer._runner_up(ranked, quoted, 2, "fr")
     assert alternative is not None and alternative.quote == outside.text
 
 

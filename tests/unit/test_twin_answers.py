@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer.extractive import AnswerParams, ExtractiveAnswerer
+from rag.answer.extractive import SENTENCE_FEATURES, AnswerParams, Evidence, ExtractiveAnswerer
 from rag.assistant import Assistant
 from rag.config import RagConfig, load_config
 from rag.index import build
 from rag.index.store import StoredIndex, load_generation
-from rag.schema import Answer, Citation, Document, Sentence
+from rag.schema import Answer, Citation, Document, Sentence, overlap
 from tests.fakes import HashingEmbedder
 from tests.twin_fixtures import write_twin_corpus
 
@@ -82,6 +82,25 @@ def test_an_english_question_over_twins_is_answered_with_an_english_quote_and_th
         assert citation.original is not None and citation.original.doc_id == FRENCH
         for cited in (citation, citation.original):
             assert documents[cited.doc_id].text[cited.start:cited.end] == cited.quote
+
+
+def test_the_runner_up_is_quoted_in_the_reader_language_like_the_answer(twin_index: StoredIndex) -> None:
+    """A doubtful answer's alternative from a French release with an English twin: an English reader gets the
+    twin's sentence with the French beside it, as the answer itself; never a sentence the answer quotes."""
+    answerer = ExtractiveAnswerer(twin_index)
+    french = [s for s in twin_index.sentences if s.doc_id == FRENCH]
+    best, runner_up = french[1], french[4]
+    ranked = [Evidence(s, 0, np.zeros(len(SENTENCE_FEATURES)), score) for s, score in ((best, 9.0), (runner_up, 8.0))]
+    quoted = answerer.citations([best], "Qui ?", "en")
+    alternative = answerer._runner_up(ranked, quoted, 2, "en")
+    assert alternative is not None and alternative.marker == 2
+    assert alternative.doc_id == ENGLISH and alternative.original is not None
+    assert alternative.original.doc_id == FRENCH and runner_up.text in alternative.original.quote
+    for cited in (alternative, alternative.original):
+        assert twin_index.documents[cited.doc_id].text[cited.start:cited.end] == cited.quote
+        assert not any(overlap(cited, q) or (q.original and overlap(cited, q.original)) for q in quoted)
+    french_reader = answerer._runner_up(ranked, answerer.citations([best], "Qui ?", "fr"), 2, "fr")
+    assert french_reader is not None and french_reader.doc_id == FRENCH and runner_up.text in french_reader.quote
 
 
 @pytest.mark.parametrize("question", [
