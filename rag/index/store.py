@@ -223,7 +223,9 @@ def _drop_vector_index(generation: Path) -> None:
     """What a generation's vector index keeps outside its folder goes with it; an unreachable server only warns."""
     try:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON: nothing says a server holds anything
+        return
+    if not isinstance(manifest, dict):
         return
     try:
         drop_vector_index(manifest)

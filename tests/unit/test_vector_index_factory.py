@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.errors import IndexStaleError
+from rag.errors import IndexStaleError, RagError
 from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
 from rag.index.vectors.faiss_index import FAISS_FILE, FaissIndex
 
@@ -127,3 +127,34 @@ def test_importing_the_library_does_not_import_qdrant_client() -> None:
     code = ("import sys, rag, rag.assistant, rag.index.store, rag.index.vectors; "
             "sys.exit('qdrant_client' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+@pytest.mark.parametrize("damage", [
+    {"settings": "384"},                                          # settings is not an object
+    {"settings": {}},                                             # no dimension
+    {"index_params": {"url": "http://qdrant:6333", "collection": 7}},
+])
+def test_a_damaged_manifest_names_no_collection_to_drop_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: dict[str, object]) -> None:
+    manifest = {"vector_store": "qdrant", "settings": {"dimension": DIMENSION},
+                "index_params": {"url": "http://qdrant:6333", "collection": "rag-news-gen-1"}} | damage
+
+    def no_client(url: str) -> None:
+        raise AssertionError(f"a Qdrant client was made for {url!r}")
+
+    monkeypatch.setattr("rag.index.vectors.qdrant_index._client", no_client)
+    with pytest.raises(RagError, match="does not say which Qdrant collection"):
+        drop_vector_index(manifest)
+
+
+@pytest.mark.parametrize("manifest_text", ['["a", "list"]', '{"vector_store": "qdrant", "index_params": "x"}',
+                                           '{"vector_store": "qdrant", "index_params": {"url": "u"}}', "\xff"])
+def test_pruning_a_generation_with_a_damaged_manifest_warns_and_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, manifest_text: str) -> None:
+    from rag.index.store import MANIFEST, _drop_vector_index
+
+    generation = tmp_path / "gen-1"
+    generation.mkdir()
+    (generation / MANIFEST).write_text(manifest_text, encoding="latin-1")
+    _drop_vector_index(generation)  # no traceback: the build that prunes has already published
+    assert all("Traceback" not in r.getMessage() for r in caplog.records)

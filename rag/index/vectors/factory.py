@@ -15,7 +15,9 @@ import numpy as np
 from rag.errors import IndexStaleError, RagError
 from rag.index.vectors.base import VectorIndex, VectorStoreOptions
 from rag.index.vectors.faiss_index import FAISS_FILE, FaissIndex, build_vector_index
-from rag.index.vectors.qdrant_index import QdrantIndex  # imports qdrant_client only when a QdrantIndex is made
+
+# qdrant_index imports qdrant_client only when a QdrantIndex is made.
+from rag.index.vectors.qdrant_index import QdrantIndex, VectorStoreError
 
 QDRANT = "qdrant"
 
@@ -74,6 +76,13 @@ def drop_vector_index(manifest: dict[str, Any]) -> None:
     Raises VectorStoreError (a RagError) when the server cannot be reached or refuses.
     """
     params = manifest.get("index_params") or {}
-    if manifest.get("vector_store") != QDRANT or not params.get("url"):
+    if manifest.get("vector_store") != QDRANT or not isinstance(params, dict) or not params.get("url"):
         return
-    QdrantIndex(manifest["settings"]["dimension"], params["collection"], params["url"]).drop()
+    # An old generation's manifest is read without read_manifest (its format may be older): check what is used.
+    settings = manifest.get("settings")
+    dimension = settings.get("dimension") if isinstance(settings, dict) else None
+    collection, url = params.get("collection"), params["url"]
+    if type(dimension) is not int or not isinstance(collection, str) or not isinstance(url, str):
+        raise VectorStoreError("its manifest does not say which Qdrant collection it used (settings.dimension, "
+                               "index_params.collection and .url): drop it by hand on the server if it is left")
+    QdrantIndex(dimension, collection, url).drop()
