@@ -39,3 +39,21 @@ def test_no_question_of_the_evaluation_set_gets_the_note() -> None:
 ])
 def test_french_english_and_names_in_any_script_get_no_note(question: str) -> None:
     assert unsupported_language_note(question) is None
+
+
+def test_every_language_set_shares_the_one_loaded_model_and_classifies_as_its_own_copy_would() -> None:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from rag.text.language import _identifier
+
+    sets = [("en", "fr"), ("de", "en", "es", "fr", "it"), None]
+    shared = [_identifier(s) for s in sets]
+    assert len({id(i._full_model[0]) for i in shared}) == 1  # one model in memory, not one per set
+    texts = ["Qui a ouvert la réunion ?", "Who opened the meeting in Brussels?", "Wer hat das Treffen eröffnet?",
+             "¿Quién abrió la reunión de noviembre?", "Mark Rutte Kyiv October 2024"]
+    for languages, identifier in zip(sets, shared):
+        alone = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        if languages:
+            alone.set_languages(list(languages))
+        for text in texts:
+            assert identifier.classify(text) == alone.classify(text)
