@@ -575,9 +575,9 @@ class ExtractiveAnswerer:
 
     def _runner_up(self, ranked: Sequence[Evidence], quoted: Sequence[Citation], marker: int,
                    lang: str) -> Citation | None:
-        """The best sentence outside the quoted statements (and not a copy of one): what to compare against a
-        doubtful answer, quoted in the reader's language like the answer (a twin's sentence, the original
-        beside it)."""
+        """The best sentence outside the quoted statements (and not a copy of one, nor a release's title, which
+        states nothing): what to compare against a doubtful answer, quoted in the reader's language like the
+        answer (a twin's sentence, the original beside it)."""
         spans = [s for c in quoted for s in (c, c.original) if s is not None]
         texts = {fold_case_and_accents(s.quote) for s in spans}
 
@@ -585,7 +585,8 @@ class ExtractiveAnswerer:
             return any(overlap(s, sentence) for s in spans)
 
         for evidence in ranked:
-            if inside_a_quote(evidence.sentence) or fold_case_and_accents(evidence.sentence.text) in texts:
+            if (inside_a_quote(evidence.sentence) or fold_case_and_accents(evidence.sentence.text) in texts
+                    or evidence.sentence.text == self.stored.documents[evidence.sentence.doc_id].title):
                 continue
             sentence, twin = self.in_reader_language(evidence.sentence, lang)
             if inside_a_quote(sentence):

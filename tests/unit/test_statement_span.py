@@ -95,6 +95,16 @@ def test_the_runner_up_is_never_a_sentence_of_the_quoted_statement(stored: Store
     assert alternative is not None and alternative.quote == outside.text
 
 
+def test_a_release_title_is_never_offered_as_the_runner_up(stored: StoredIndex) -> None:
+    answerer = ExtractiveAnswerer(stored)
+    best, title, outside = (_sentence(stored, w) for w in ("Jean Dupont a ouvert", "Réunion d’essai", "La deuxième"))
+    assert title.text == stored.documents[title.doc_id].title
+    ranked = [Evidence(s, 0, np.zeros(len(SENTENCE_FEATURES)), score) for s, score in
+              ((best, 9.0), (title, 8.9), (outside, 8.5))]
+    alternative = answerer._runner_up(ranked, answerer.cite_in_reader_language([best], "fr"), 2, "fr")
+    assert alternative is not None and alternative.quote == outside.text
+
+
 def test_when_no_quoted_sentence_gives_a_date_the_release_dateline_is_quoted_before_it(stored: StoredIndex) -> None:
     answerer = ExtractiveAnswerer(stored)
     undated = _sentence(stored, "La deuxième partie")
