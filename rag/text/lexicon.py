@@ -120,7 +120,7 @@ def build_lexicon(pairs: Sequence[tuple[str, str, str, str]]) -> Lexicon:
 
 
 # Bump when the way entries become stems changes: a cached lexicon of another version is rebuilt.
-LEXICON_FORMAT = 1
+LEXICON_FORMAT = 2
 
 
 def _cache_file(folder: Path, cache_dir: Path) -> Path | None:

@@ -27,8 +27,52 @@ def _words(text: str) -> list[str]:
     return [w for w in (_ELISION.sub("", w) for w in _WORD.findall(fold_case_for_stemming(text))) if w]
 
 
+# French verbs whose forms the Snowball stemmer keeps apart ("Qui a ouvert…?" and "Ouvrant la réunion…",
+# "s'est tenue" and "se tient", "a pris" and "prenant"): a form is read as its infinitive, which the stemmer
+# then stems like the regular forms. (prefixes, root forms, infinitive of the root), over accent-free words;
+# the prefix stays, so "décrit" and "écrit" remain different verbs.
+_FRENCH_VERB_FAMILIES = (
+    ("|r|entr", r"ouv(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "ouvrir"),
+    ("|de|re", r"couv(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "couvrir"),
+    ("", r"off(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "offrir"),
+    ("s", r"ouff(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "ouffrir"),
+    ("|ob|main|sou|con|re|entre|de|appar|abs", r"t(?:enir|enue?s?|enant|ient|iens|iennent|ienne|iennes|int|inrent|"
+     r"iendr(?:a|ai|ont|ait|aient)|en(?:ait|aient|ons|ez))", "tenir"),
+    ("|de|inter|pre|par|con|re|sou|sur|pro|ad|contre|circon", r"v(?:enir|enue?s?|enant|ient|iens|iennent|ienne|"
+     r"iennes|int|inrent|iendr(?:a|ai|ont|ait|aient)|en(?:ait|aient|ons|ez))", "venir"),
+    ("|com|re|ap|sur|entre|e", r"pr(?:endre|ise?s?|enant|ends?|ennent|enne|ennes|it|irent|endr(?:a|ai|ont|ait|aient)|"
+     r"en(?:ait|aient|ons|ez))", "prendre"),
+    ("|per|sou|pro|ad|trans|re|com|compro|de|o", r"m(?:ettre|ise?s?|ettant|ets?|ettent|ette|ettes|it|irent|"
+     r"ettr(?:a|ai|ont|ait|aient)|ett(?:ait|aient|ons|ez))", "mettre"),
+    ("|re|inter|pre|contre", r"d(?:ire|ite?s?|isant|isent|ise|ira|iront|is(?:ait|aient|ons))", "dire"),
+    ("con|pro|re|intro|tra|de|se|in", r"du(?:ire|ite?s?|isant|isent|ise|isait|isaient|ira|iront)", "duire"),
+    ("e|de|ins|pres|trans|sous|pros|circons", r"cri(?:re|te?s?|vant|vent|ve|vait|vaient|ra|ront|vons|vez)", "crire"),
+    ("|re|con", r"jo(?:indre|inte?s?|ignant|ignent|igne|ignait|ignaient|indra|indront)", "joindre"),
+    ("re|aper|de|con|per", r"c(?:evoir|ue?s?|oit|ois|oivent|oive|evant|evait|evaient|evra|evront)", "cevoir"),
+)
+# Words a family's pattern takes that are not its verb: "maintenant" is "now".
+_NOT_VERB_FORMS = frozenset({"maintenant"})
+_FRENCH_INFINITIVES = [(re.compile(rf"(?P<prefix>{prefixes})(?:{root})"), infinitive)
+                       for prefixes, root, infinitive in _FRENCH_VERB_FAMILIES]
+
+
+@lru_cache(maxsize=65536)
+def _as_french_infinitive(word: str) -> str:
+    """The infinitive of an irregular French verb form ("ouvert" -> "ouvrir", "repris" -> "reprendre"), else the
+    word itself."""
+    plain = strip_accents(word)
+    if plain in _NOT_VERB_FORMS:
+        return word
+    for pattern, infinitive in _FRENCH_INFINITIVES:
+        if match := pattern.fullmatch(plain):
+            return match["prefix"] + infinitive
+    return word
+
+
 def _stems(words: list[str], lang: str) -> list[str]:
     stemmer = _stemmer(lang)
+    if lang == "fr":
+        words = [_as_french_infinitive(w) for w in words]
     # Accents are stripped after stemming: English questions often write French names without them.
     return [strip_accents(s) for s in (stemmer.stemWords(words) if stemmer else words)]
 
