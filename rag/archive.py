@@ -108,8 +108,8 @@ def upload_name(name: str) -> str:
 
 class _BatchedEmbedder:
     """Embeds passages a batch at a time: each batch moves the progress bar, and the page's questions get the
-    model between batches (it runs one pass at a time, so one call over every new passage would hold a question
-    for the whole build)."""
+    model between batches (it runs one pass at a time, questions first: rag.embed.turns), so that one call over
+    every new passage does not hold a question for the whole build."""
 
     def __init__(self, embedder: Embedder, batch: int, on_progress: ProgressCallback, span: tuple[float, float]):
         self._embedder = embedder

@@ -6,7 +6,6 @@ import contextlib
 import importlib.util
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from rag.config import BUNDLED_MODEL, RagConfig
 from rag.embed.route import BULK_PASSAGES, EmbeddingRoute, choose_route, cpu_flags
+from rag.embed.turns import QuestionsFirst
 from rag.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,10 @@ class SentenceTransformerEmbedder:
         self._flags = cpu_flags() if flags is None else flags
         self._location, self.model_id = resolve_model_path(config)
         self.batch_size = config.embed_batch_size
-        # One forward pass at a time: torch and onnxruntime already spread a pass over every core, and concurrent
-        # passes from the page's worker threads oversubscribe them (measured: a 35 ms query took about a second).
-        self._lock = threading.Lock()
+        # One forward pass at a time, questions first: torch and onnxruntime already spread a pass over every
+        # core, and concurrent passes from the page's worker threads oversubscribe them (measured: a 35 ms query
+        # took about a second).
+        self._turns = QuestionsFirst()
         self._encoders: dict[str, _Encoder] = {}
         self._torch_model = None  # one SentenceTransformer serves the fp32 and the bf16 route
         self.routes = plan_routes(config, self._flags)
@@ -124,16 +125,17 @@ class SentenceTransformerEmbedder:
             self.routes = {**self.routes, "index": self.routes["query"]}
             return self._encoder(self.routes["query"])
 
-    def _encode(self, texts: Sequence[str], prompt_name: str | None, show_progress: bool, job: str) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt_name: str | None, show_progress: bool, job: str,
+                question: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        with self._turns.turn(question):
             encoder = self._bulk_encoder() if job == "index" else self._encoder(self.routes["query"])
             vectors = encoder.encode(texts, prompt_name, self.batch_size, show_progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt, False, "query")
+        return self._encode(texts, self._query_prompt, False, "query", question=True)
 
     def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         job = "index" if len(texts) >= BULK_PASSAGES else "query"

@@ -14,6 +14,7 @@ import pytest
 from rag.archive import _BatchedEmbedder, add_files, list_releases, remove_release, upload_name
 from rag.assistant import Assistant
 from rag.config import RagConfig
+from rag.embed.turns import QuestionsFirst
 from rag.index.build import build_index
 from rag.index.store import load_generation
 from tests.document_files import PdfRelease, write_release_pdf, write_scanned_pdf
@@ -157,21 +158,22 @@ def test_passages_embedded_in_batches_get_the_vectors_of_one_call() -> None:
 
 
 class OnePassAtATime(HashingEmbedder):
-    """Like the real embedder: one forward pass at a time behind a lock, each batch of passages slow."""
+    """Like the real embedder: one forward pass at a time, questions first (QuestionsFirst), each batch of
+    passages slow."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lock = threading.Lock()
+        self.turns = QuestionsFirst()
         self.building = threading.Event()
         self.passes_before_each_query: list[int] = []
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self.lock:
+        with self.turns.turn(question=True):
             self.passes_before_each_query.append(len(self.passage_calls))
             return HashingEmbedder.embed_queries(self, texts)
 
     def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        with self.lock:
+        with self.turns.turn(question=False):
             self.building.set()
             time.sleep(0.25 * len(texts) / 8)
             self.passage_calls.append(len(texts))
