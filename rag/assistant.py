@@ -242,13 +242,12 @@ class Assistant:
         return Query(text, search_text, context, lang, query_vector, candidates, top_k, state, timings)
 
     def retrieve(self, question: str, mode: str | None = None, top_k: int | None = None) -> list[ScoredChunk]:
-        """The ranked passages alone, reordered by their best sentence as an answer shows them."""
+        """The ranked passages as an extractive answer shows them: by their best sentence, the passages it
+        quotes first (`rag eval` scores recall on this ranking, with or without the answer beside it)."""
         query = self._prepare(question, (), mode, top_k)
-        answerer = query.state.answerer
-        ranked = answerer.candidates(query.searched, query.vector, query.lang, query.candidates)
-        if not ranked:
-            return query.candidates[:query.top_k]
-        return answerer.rerank(ranked, query.candidates, query.top_k, query.lang)
+        answer = query.state.answerer.answer(query.searched, query.vector, query.lang, query.candidates,
+                                             query.top_k, asked=query.asked)
+        return list(answer.passages)
 
     def ask(self, question: str, history: Sequence[str] = (), mode: str | None = None,
             top_k: int | None = None, answer_mode: str | None = None) -> Answer:
