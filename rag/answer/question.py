@@ -33,9 +33,12 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("number", re.compile(r"\bcombien\b|\bhow (?:many|much)\b|\bquel(?:le)? (?:est le )?nombre\b|\bnombre de\b|"
                           r"\bwhat number\b|\bnumber of\b", re.I)),
     # "Quels pays…", "which South American country": a country's name, not a count of countries (asked above).
+    # English "which" also opens relative clauses ("the meeting which the host nation organised"): it asks for
+    # a country only where the question opens, or after a comma or a preposition that opens it.
     ("country", re.compile(r"\bquel(?:le)?s? (?:pays|nations?)\b|"
-                           r"\b(?:which|what)(?: (?!(?:did|do|does|is|are|was|were|has|have|had|will|would)\b)"
-                           r"[\w-]+){0,2}? (?:country|countries|nations?)\b(?!['’])", re.I)),
+                           r"(?:^|[,;:(]\s*)\W*(?:(?:in|from|of|to|for|with|by|at|on|among)\s+)?(?:which|what)"
+                           r"(?: (?!(?:did|do|does|is|are|was|were|has|have|had|will|would)\b)[\w-]+){0,2}? "
+                           r"(?<!united )(?:country|countries|nations?)\b(?!['’])", re.I)),
     ("date", re.compile(r"\bquand\b|\bwhen\b|\bquel(?:le)?s? (?:jours?|dates?|années?|mois)\b|\bà quelle date\b|"
                         r"\b(?:what|which) (?:days?|dates?|years?|months?|time)\b|\ben quelle année\b|"
                         r"\bsince when\b", re.I)),

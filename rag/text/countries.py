@@ -26,9 +26,19 @@ def _forms(name: str) -> set[str]:
     return {f for f in forms if len(f) > 2}
 
 
+# ISO names that running text mostly uses for something else: a meeting ("Réunion des chefs…" opens release
+# titles), first names (Maurice, Dominique, Salvador, Salomon, Chad, Jordan), a weapon (Grenade), a holiday,
+# an adjective ("Syrienne" of "République arabe syrienne"). Their other names still count (Tchad, Jordanie).
+_NOT_COUNTRIES_IN_RUNNING_TEXT = frozenset({
+    "Réunion", "Maurice", "Dominique", "Salvador", "Salomon", "Chad", "Jordan", "Grenade", "Christmas", "Jersey",
+    "Syrienne",
+})
+
+
 @lru_cache(maxsize=1)
 def country_names() -> frozenset[str]:
-    """Every country's short, common and official names, in English and in French."""
+    """Every country's short, common and official names, in English and in French (see
+    _NOT_COUNTRIES_IN_RUNNING_TEXT for the few left out)."""
     french = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"], fallback=True)
     names: set[str] = set()
     for country in pycountry.countries:
@@ -36,7 +46,7 @@ def country_names() -> frozenset[str]:
             english = getattr(country, attribute, None)
             if english:
                 names |= _forms(english) | _forms(french.gettext(english))
-    return frozenset(names)
+    return frozenset(names - _NOT_COUNTRIES_IN_RUNNING_TEXT)
 
 
 @lru_cache(maxsize=1)

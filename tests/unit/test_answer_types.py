@@ -184,6 +184,10 @@ def test_a_sentence_without_a_place_holds_none() -> None:
     ("Quel état-major de l'UE était présent ?", None),
     ("What did partner nations discuss?", None),                     # "nations" is the subject, not the asked
     ("Which nations' chiefs met in Brussels?", None),
+    ("Among the partners, which country spoke first?", "country"),
+    ("When did the meeting which the host nation organised start?", "date"),   # "which" opens a clause
+    ("Who chaired the session which the host country opened?", "person"),
+    ("Which United Nations agency attended?", None),
 ])
 def test_a_question_asking_which_country_wants_a_country(question: str, kind: str | None) -> None:
     assert expected_answer_type(question) == kind
@@ -196,6 +200,9 @@ def test_a_question_asking_which_country_wants_a_country(question: str, kind: st
     ("Des représentants de 26 pays partenaires étaient présents.", False),
     ("L’État-major de l’Union européenne était représenté en Europe.", False),
     ("Les Indes galantes ont été jouées à Romainville.", False),     # "Inde" and "Oman" only as whole words
+    ("Réunion des chefs d’état-major de la défense des pays de l’Alliance", False),  # a meeting, not La Réunion
+    ("Maurice et Dominique ont pris la parole.", False),             # first names
+    ("Le Tchad et la Jordanie étaient représentés.", True),
 ])
 def test_a_sentence_holds_a_country_when_it_names_one(sentence: str, holds: bool) -> None:
     assert holds_answer_type(sentence, "country") is holds
