@@ -192,9 +192,13 @@ class Assistant:
         started = time.perf_counter()
         for question in WARM_UP_QUESTIONS:
             try:
-                self.ask(question)
+                # Extractive: a configured LLM is not asked (nor paid) for a warm-up.
+                self.ask(question, answer_mode="extractive")
             except RagError as exc:  # an empty index answers nothing: the reader's question will say why
                 log.debug("warm-up question not answered: %s", exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - a background warm-up must not end the page with a traceback
+                log.warning("warming up failed (%s); the first question will load what it needs", exc)
                 return
         log.debug("warmed up in %.2f s", time.perf_counter() - started)
 

@@ -12,6 +12,7 @@ from rag.assistant import Assistant, is_follow_up, validate_question
 from rag.config import RagConfig
 from rag.errors import QuestionError
 from rag.index.build import build_index
+from rag.schema import Answer
 from rag.text.language import unsupported_language_note
 from tests.fakes import HashingEmbedder
 
@@ -232,19 +233,32 @@ def test_french_english_and_bare_names_get_no_language_warning(fake_assistant: A
 def test_warm_up_asks_in_each_language_what_loads_every_lazy_table(
         fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.answer.question import expected_answer_type
+    from rag.text import countries, language
     from rag.text.language import detect_language
 
-    asked: list[str] = []
+    language._full_identifier.cache_clear()
+    language._identifier.cache_clear()
+    countries.country_names.cache_clear()
+    asked: list[tuple[str, object]] = []
     real_ask = fake_assistant.ask
-    monkeypatch.setattr(fake_assistant, "ask", lambda question, *a, **k: asked.append(question) or real_ask(question))
+
+    def spying(question: str, *args: object, **kwargs: object) -> Answer:
+        asked.append((question, kwargs.get("answer_mode")))
+        return real_ask(question, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fake_assistant, "ask", spying)
     fake_assistant.warm_up()
-    assert sorted(detect_language(q) for q in asked) == ["en", "fr"]
-    # A "which country?" question loads the country names as well as the language model and the lexicon.
-    assert {expected_answer_type(q) for q in asked} == {"country"}
+    assert sorted(detect_language(q) for q, _ in asked) == ["en", "fr"]
+    assert {expected_answer_type(q) for q, _ in asked} == {"country"}
+    # Extractive whatever the configured answer mode: a warm-up never asks (nor pays) an LLM.
+    assert {mode for _, mode in asked} == {"extractive"}
+    # What the first question would otherwise load is loaded.
+    assert language._full_identifier.cache_info().currsize == 1
+    assert countries.country_names.cache_info().currsize == 1
 
 
 def test_warm_up_over_an_index_that_cannot_answer_raises_nothing(
-        fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake_assistant: Assistant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from rag.errors import IndexMissingError
 
     def no_index(question: str, *args: object, **kwargs: object) -> None:
@@ -252,3 +266,11 @@ def test_warm_up_over_an_index_that_cannot_answer_raises_nothing(
 
     monkeypatch.setattr(fake_assistant, "ask", no_index)
     fake_assistant.warm_up()  # the reader's own question will say what is wrong
+
+    def broken(question: str, *args: object, **kwargs: object) -> None:
+        raise OSError("model file vanished")
+
+    monkeypatch.setattr(fake_assistant, "ask", broken)
+    with caplog.at_level("WARNING", logger="rag.assistant"):
+        fake_assistant.warm_up()
+    assert "warming up failed (model file vanished)" in caplog.text
