@@ -31,27 +31,30 @@ def _words(text: str) -> list[str]:
 # "s'est tenue" and "se tient", "a pris" and "prenant"): a form is read as its infinitive, which the stemmer
 # then stems like the regular forms. (prefixes, root forms, infinitive of the root), over accent-free words;
 # the prefix stays, so "décrit" and "écrit" remain different verbs.
+# The endings of the -rir verbs (ouvrir, couvrir, offrir, souffrir) and of the -tenir/-venir verbs after
+# their "t"/"v"; the other families have their own.
+_RIR = r"(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)"
+_ENIR = r"(?:enir|enue?s?|enant|ient|iennent|int|inrent|iendr(?:a|ai|ont|ait|aient)|en(?:ait|aient|ons|ez))"
 _FRENCH_VERB_FAMILIES = (
-    ("|r|entr", r"ouv(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "ouvrir"),
-    ("|de|re", r"couv(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "couvrir"),
-    ("", r"off(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "offrir"),
-    ("s", r"ouff(?:rir|erte?s?|re|res|rent|rant|rait|raient|rira|riront|rit|rirent)", "ouffrir"),
-    ("|ob|main|sou|con|re|entre|de|appar|abs", r"t(?:enir|enue?s?|enant|ient|iens|iennent|ienne|iennes|int|inrent|"
-     r"iendr(?:a|ai|ont|ait|aient)|en(?:ait|aient|ons|ez))", "tenir"),
-    ("|de|inter|pre|par|con|re|sou|sur|pro|ad|contre|circon", r"v(?:enir|enue?s?|enant|ient|iens|iennent|ienne|"
-     r"iennes|int|inrent|iendr(?:a|ai|ont|ait|aient)|en(?:ait|aient|ons|ez))", "venir"),
+    ("|r|entr", "ouv" + _RIR, "ouvrir"),
+    ("|de|re", "couv" + _RIR, "couvrir"),
+    ("", "off" + _RIR, "offrir"),
+    ("s", "ouff" + _RIR, "ouffrir"),
+    ("|ob|main|sou|con|re|entre|de|appar|abs", "t" + _ENIR, "tenir"),
+    ("|de|inter|pre|par|con|re|sou|sur|pro|ad|contre|circon", "v" + _ENIR, "venir"),
     ("|com|re|ap|sur|entre|e", r"pr(?:endre|ise?s?|enant|ends?|ennent|enne|ennes|it|irent|endr(?:a|ai|ont|ait|aient)|"
      r"en(?:ait|aient|ons|ez))", "prendre"),
-    ("|per|sou|pro|ad|trans|re|com|compro|de|o", r"m(?:ettre|ise?s?|ettant|ets?|ettent|ette|ettes|it|irent|"
+    ("|per|sou|pro|ad|trans|re|com|de|o", r"m(?:ettre|ise?s?|ettant|ets?|ettent|ette|ettes|it|irent|"
      r"ettr(?:a|ai|ont|ait|aient)|ett(?:ait|aient|ons|ez))", "mettre"),
     ("|re|inter|pre|contre", r"d(?:ire|ite?s?|isant|isent|ise|ira|iront|is(?:ait|aient|ons))", "dire"),
     ("con|pro|re|intro|tra|de|se|in", r"du(?:ire|ite?s?|isant|isent|ise|isait|isaient|ira|iront)", "duire"),
     ("e|de|ins|pres|trans|sous|pros|circons", r"cri(?:re|te?s?|vant|vent|ve|vait|vaient|ra|ront|vons|vez)", "crire"),
-    ("|re|con", r"jo(?:indre|inte?s?|ignant|ignent|igne|ignait|ignaient|indra|indront)", "joindre"),
+    ("|re", r"jo(?:indre|inte?s?|ignant|ignent|igne|ignait|ignaient|indra|indront)", "joindre"),
     ("re|aper|de|con|per", r"c(?:evoir|ue?s?|oit|ois|oivent|oive|evant|evait|evaient|evra|evront)", "cevoir"),
 )
-# Words a family's pattern takes that are not its verb: "maintenant" is "now".
-_NOT_VERB_FORMS = frozenset({"maintenant"})
+# Words a family's pattern takes that are mostly something else in a release: a city (Vienne), a noun of
+# another sense ("un compromis"). Nouns that share their verb's meaning ("entreprise", "produit") stay verbs.
+_NOT_VERB_FORMS = frozenset({"vienne", "compromis"})
 _FRENCH_INFINITIVES = [(re.compile(rf"(?P<prefix>{prefixes})(?:{root})"), infinitive)
                        for prefixes, root, infinitive in _FRENCH_VERB_FAMILIES]
 
