@@ -231,7 +231,9 @@ def abstention_features(ranked: Sequence[Evidence], cross_lingual: bool, lexical
         # "How many X?" and no count in the best sentence is a count of X.
         "count_miss": float(count_miss),
         # The words alone (the question's words, or their translations, found in the sentence) point at the
-        # best sentence too, a tie included: a second ranker that errs differently from the embedding.
+        # best sentence too, a tie included: a second ranker that errs differently from the embedding. A tie at
+        # zero counts as well: requiring a shared word lowered cross-validated answers on tune (0.837 -> 0.826
+        # in each language) and, without the dictionaries, English answers (0.793 -> 0.739).
         "words_agree": float(_words_share(best) >= max(map(_words_share, ranked))),
     }
 

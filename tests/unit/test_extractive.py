@@ -440,6 +440,7 @@ def _with_words(evidence: Evidence, same_lang: float, translated: float = 0.0) -
     ((0.5, 0.0), (0.5, 0.0), 1.0),    # a tie counts
     ((0.0, 0.6), (0.0, 0.4), 1.0),    # across languages, through the translated words
     ((0.0, 0.2), (0.0, 0.4), 0.0),
+    ((0.0, 0.0), (0.0, 0.0), 1.0),    # no sentence shares a word: a tie at zero (kept, see abstention_features)
 ])
 def test_words_agree_when_the_best_sentence_shares_the_most_words_with_the_question(
         stored: StoredIndex, best_words: tuple[float, float], other_words: tuple[float, float], agree: float) -> None:
