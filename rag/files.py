@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 
 def publish(path: Path, write: Callable[[Path], object], durable: bool = False, mode: int | None = None) -> None:
-    """`write` fills a temporary file beside `path` (named for this process, so that two processes writing the
-    same file do not mix their bytes), which is then renamed over `path`. `durable` also flushes the file and
+    """`write` fills a temporary file beside `path` (named for this process and thread, so that two writers of
+    the same file, such as the warm-up and a reader's first question building the lexicon cache, do not mix
+    their bytes), which is then renamed over `path`. `durable` also flushes the file and
     the folder's entry to disk before returning (what a power cut must not undo, such as the index pointer);
     `mode` sets the file's permissions (a temporary file is created private)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         write(tmp)
         if mode is not None:

@@ -59,3 +59,27 @@ def test_publish_lets_a_writer_fill_the_file_and_sets_its_mode(tmp_path: Path) -
         publish(target, half_written)
     assert target.read_text() == "weights"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_two_threads_writing_one_file_never_leave_it_mixed(tmp_path: Path) -> None:
+    import threading
+
+    target = tmp_path / "lexicon.json"
+    contents = [bytes([65 + n]) * 200_000 for n in range(4)]
+    errors: list[BaseException] = []
+
+    def write(data: bytes) -> None:
+        try:
+            for _ in range(20):
+                write_atomically(target, data)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(c,)) for c in contents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert target.read_bytes() in contents  # one writer's bytes whole, never two interleaved
+    assert [p.name for p in tmp_path.iterdir()] == ["lexicon.json"]
