@@ -586,12 +586,15 @@ class ExtractiveAnswerer:
         def inside_a_quote(sentence: Sentence) -> bool:
             return any(overlap(s, sentence) for s in spans)
 
+        def is_title(sentence: Sentence) -> bool:
+            return sentence.text == self.stored.documents[sentence.doc_id].title
+
         for evidence in ranked:
             if (inside_a_quote(evidence.sentence) or fold_case_and_accents(evidence.sentence.text) in texts
-                    or evidence.sentence.text == self.stored.documents[evidence.sentence.doc_id].title):
+                    or is_title(evidence.sentence)):
                 continue
             sentence, twin = self.in_reader_language(evidence.sentence, lang)
-            if inside_a_quote(sentence):
+            if inside_a_quote(sentence) or is_title(sentence):  # the twin's aligned sentence may be its title
                 continue
 
             def whole(s: Sentence) -> Sentence:

@@ -223,9 +223,13 @@ def _drop_vector_index(generation: Path) -> None:
     """What a generation's vector index keeps outside its folder goes with it; an unreachable server only warns."""
     try:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON: nothing says a server holds anything
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        log.warning("cannot read the manifest of %s (%s): if it used a Qdrant collection, drop it on the server",
+                    generation.name, exc)
         return
     if not isinstance(manifest, dict):
+        log.warning("the manifest of %s is not an object: if it used a Qdrant collection, drop it on the server",
+                    generation.name)
         return
     try:
         drop_vector_index(manifest)

@@ -191,3 +191,24 @@ def test_the_answerer_is_fitted_on_the_quotes_an_answer_shows_twins_included(twi
     [citation] = answerer.citations([evidences[opening[0]].sentence], qa.question, lang)
     assert citation.doc_id == ENGLISH and citation.original is not None and citation.original.doc_id == FRENCH
     assert labels.sum() < len(labels)  # sentences that do not name him are not labelled right
+
+
+def test_the_runner_up_is_not_a_twin_title_either(twin_index: StoredIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A French sentence whose aligned English sentence is the English release's title is skipped: the title
+    states nothing to compare an answer with."""
+    answerer = ExtractiveAnswerer(twin_index)
+    french = [s for s in twin_index.sentences if s.doc_id == FRENCH]
+    english_title = next(s for s in twin_index.sentences
+                         if s.doc_id == ENGLISH and s.text == twin_index.documents[ENGLISH].title)
+    best, aligned_to_title, later = french[1], french[4], french[6]
+    real = answerer.in_reader_language
+
+    def title_for_one(sentence, lang):  # type: ignore[no-untyped-def]
+        return (english_title, sentence) if sentence == aligned_to_title else real(sentence, lang)
+
+    monkeypatch.setattr(answerer, "in_reader_language", title_for_one)
+    ranked = [Evidence(s, 0, np.zeros(len(SENTENCE_FEATURES)), score)
+              for s, score in ((best, 9.0), (aligned_to_title, 8.0), (later, 7.0))]
+    alternative = answerer._runner_up(ranked, answerer.citations([best], "Qui ?", "en"), 2, "en")
+    assert alternative is not None and alternative.quote != english_title.text
+    assert alternative.original is not None and later.text in alternative.original.quote

@@ -156,5 +156,6 @@ def test_pruning_a_generation_with_a_damaged_manifest_warns_and_goes_on(
     generation = tmp_path / "gen-1"
     generation.mkdir()
     (generation / MANIFEST).write_text(manifest_text, encoding="latin-1")
-    _drop_vector_index(generation)  # no traceback: the build that prunes has already published
-    assert all("Traceback" not in r.getMessage() for r in caplog.records)
+    with caplog.at_level("WARNING", logger="rag.index.store"):
+        _drop_vector_index(generation)  # raises nothing: the build that prunes has already published
+    assert "gen-1" in caplog.text and "drop it" in caplog.text

@@ -75,14 +75,19 @@ def drop_vector_index(manifest: dict[str, Any]) -> None:
 
     Raises VectorStoreError (a RagError) when the server cannot be reached or refuses.
     """
-    params = manifest.get("index_params") or {}
-    if manifest.get("vector_store") != QDRANT or not isinstance(params, dict) or not params.get("url"):
+    if manifest.get("vector_store") != QDRANT:
         return
     # An old generation's manifest is read without read_manifest (its format may be older): check what is used.
+    params = manifest.get("index_params") or {}
+    damaged = VectorStoreError("its manifest does not say which Qdrant collection it used (settings.dimension, "
+                               "index_params.collection and .url): drop it by hand on the server if it is left")
+    if not isinstance(params, dict):
+        raise damaged
+    if not params.get("url"):  # Qdrant's embedded local mode: nothing lives on a server
+        return
     settings = manifest.get("settings")
     dimension = settings.get("dimension") if isinstance(settings, dict) else None
     collection, url = params.get("collection"), params["url"]
     if type(dimension) is not int or not isinstance(collection, str) or not isinstance(url, str):
-        raise VectorStoreError("its manifest does not say which Qdrant collection it used (settings.dimension, "
-                               "index_params.collection and .url): drop it by hand on the server if it is left")
+        raise damaged
     QdrantIndex(dimension, collection, url).drop()
