@@ -36,7 +36,6 @@ from .generate import generate
 from .items import QAItem, load_items
 from .metrics import by_confidence
 from .run import with_split
-from .validate import contains_answer
 
 # The abstention threshold answers all but this share of the answerable training questions. Chosen on tune
 # (cross-validated, FR / EN): 0.02 answered correctly 0.837 / 0.848, unanswerable abstained 0.519 / 0.630;
@@ -65,10 +64,10 @@ def collect(assistant, items: list[QAItem], mode: str):  # type: ignore[no-untyp
 def _answers(item: QAItem, citations: tuple[Citation, ...]) -> bool:
     """Whether these citations, from a release the question is about, hold one of its answers (in the quotes or
     in the original beside a quote taken from a release's twin, as eval.metrics counts it)."""
-    originals = [c.original for c in citations if c.original is not None]
-    texts = (" ".join(c.quote for c in citations), *(c.quote for c in originals))
-    return (item.answerable and any(c.doc_id in item.gold_docs for c in (*citations, *originals))
-            and any(contains_answer(text, a) for a in item.answers for text in texts))
+    spans = [s for c in citations for s in c.spans]
+    return (item.answerable and any(s.doc_id in item.gold_docs for s in spans)
+            and item.answered_by(" ".join(c.quote for c in citations),
+                                 *(c.original.quote for c in citations if c.original is not None)))
 
 
 def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: float) -> list[tuple[int, Evidence]]:

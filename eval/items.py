@@ -40,7 +40,11 @@ class QAItem:
 
     def is_relevant(self, doc_id: str, text: str) -> bool:
         """A passage is relevant when it comes from a gold release and contains one of the answers."""
-        return doc_id in self.gold_docs and any(contains_answer(text, a) for a in self.answers)
+        return doc_id in self.gold_docs and self.answered_by(text)
+
+    def answered_by(self, *texts: str) -> bool:
+        """Whether one of the texts contains one of the answers."""
+        return any(contains_answer(text, a) for a in self.answers for text in texts)
 
 
 def load_items(path: Path) -> list[QAItem]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .items import QAItem
-from .validate import contains_answer
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,7 @@ class Outcome:
 
     @property
     def answer_correct(self) -> bool:
-        return not self.abstained and any(contains_answer(text, a) for a in self.item.answers
-                                          for text in (self.answer_text, *self.original_quotes))
+        return not self.abstained and self.item.answered_by(self.answer_text, *self.original_quotes)
 
     @property
     def citation_correct(self) -> bool:

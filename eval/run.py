@@ -64,7 +64,7 @@ def evaluate_item(assistant: Assistant, item: QAItem, mode: str, answer_mode: st
     documents = assistant.stored.documents
     chunk_text = {c.chunk_id: c.text for c in assistant.stored.chunks}
     # A citation counts with the other-language version cited beside it (see Outcome.original_quotes).
-    citations = [c for cited_pair in answer.citations for c in (cited_pair, cited_pair.original) if c is not None]
+    citations = [c for cited_pair in answer.citations for c in cited_pair.spans]
     cited = tuple((c.doc_id, chunk_text.get(c.chunk_id, c.quote)) for c in citations)
     verbatim = tuple(
         c.doc_id in documents and documents[c.doc_id].text[c.start:c.end] == c.quote for c in citations
@@ -95,7 +95,7 @@ def run_eval(assistant: Assistant, items: list[QAItem], modes: list[str], answer
              progress: bool = True) -> tuple[dict[str, Any], dict[str, list[Outcome]]]:
     report: dict[str, Any] = {"modes": {}, "n": len(items)}
     outcomes_by_mode: dict[str, list[Outcome]] = {}
-    assistant.ask(items[0].question)  # warm-up: first call pays lazy initialisation
+    assistant.warm_up()  # what a first question loads is not timed
     for mode in modes:
         outcomes = [
             evaluate_item(assistant, item, mode, answer_mode)

@@ -90,6 +90,11 @@ class Citation:
     original: Citation | None = None
     lang: str | None = None  # the quoted release's language
 
+    @property
+    def spans(self) -> tuple[Citation, ...]:
+        """This quote and, for a quote from a release's twin, the original cited beside it."""
+        return (self,) if self.original is None else (self, self.original)
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -204,7 +204,7 @@ def cited_first(passages: Sequence[ScoredChunk], citations: Sequence[Citation]) 
     """The passages holding quoted text first (a "when?" answer quotes its release's dateline, which may sit in
     a passage ranked lower), then the others; each group keeps its ranking. A twin's quote counts in either
     version."""
-    spans = [s for c in citations for s in (c, c.original) if s is not None]
+    spans = [s for c in citations for s in c.spans]
     return sorted(passages, key=lambda p: not any(overlap(s, p.chunk) for s in spans))  # stable
 
 
@@ -580,7 +580,7 @@ class ExtractiveAnswerer:
         """The best sentence outside the quoted statements (and not a copy of one, nor a release's title, which
         states nothing): what to compare against a doubtful answer, quoted in the reader's language like the
         answer (a twin's sentence, the original beside it)."""
-        spans = [s for c in quoted for s in (c, c.original) if s is not None]
+        spans = [s for c in quoted for s in c.spans]
         texts = {fold_case_and_accents(s.quote) for s in spans}
 
         def inside_a_quote(sentence: Sentence) -> bool:
