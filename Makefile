@@ -38,13 +38,14 @@ bench: install-dev
 
 # Debian packages: chromium for the browser tests; FreeDict's French-English dictionaries (GPL), with which
 # English questions over French releases are also searched by their words' translations (optional: without
-# them the assistant still answers). The package index is updated once, and only when a package is missing.
+# them the assistant still answers). The package lists are updated once a make run, when one of these
+# packages is missing (for `make run`, only when a dictionary is).
 DICTD := /usr/share/dictd
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 MISSING_BROWSER = $(if $(wildcard $(CHROMIUM)),,chromium)
 MISSING_DICTIONARIES = $(if $(wildcard $(DICTD)/freedict-eng-fra.index),,dict-freedict-eng-fra) \
 	$(if $(wildcard $(DICTD)/freedict-fra-eng.index),,dict-freedict-fra-eng)
-# What the goal needs (prerequisites see their goal's value).
+# The missing packages apt-update looks at (prerequisites see their goal's value).
 APT_WANTED = $(MISSING_BROWSER) $(MISSING_DICTIONARIES)
 run: APT_WANTED = $(MISSING_DICTIONARIES)
 
