@@ -551,7 +551,9 @@ class ExtractiveAnswerer:
         ranked = self.candidates(question, query_vector, lang, passages, asked) if passages else []
         if not ranked:
             return self._abstain(question, lang, passages[:top_k], "no passage was retrieved")
-        shown = self.rerank(ranked, passages, top_k, lang)
+        # The candidate passages by best sentence, once: an abstention shows the first top_k, an answer its quoted
+        # passages first (rerank cuts to top_k after its twin filter, so cutting this list gives the same).
+        ordered = self.rerank(ranked, passages, len(passages), lang)
         features = self.abstention_signals(ranked, question, lang, passages)
         probability = self.answerable_probability(features)
         if probability < self.params.abstain_threshold:
@@ -561,10 +563,10 @@ class ExtractiveAnswerer:
             if features["type_miss"]:
                 reasons.append(f"no {expected_answer_type(asked or question)} in the best sentence")
             reason = "; ".join(reasons) or "the best sentence is weak evidence"
-            return self._abstain(question, lang, shown, f"{reason} (confidence {probability:.2f})")
+            return self._abstain(question, lang, ordered[:top_k], f"{reason} (confidence {probability:.2f})")
         chosen = self.choose_sentences(ranked)
         citations = self.citations([e.sentence for e in chosen], asked or question, lang)
-        shown = cited_first(self.rerank(ranked, passages, len(passages), lang), citations)[:top_k]
+        shown = cited_first(ordered, citations)[:top_k]
         body = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
         confidence = self.confidence(features)
         well_supported = confidence >= self.params.well_supported_threshold
