@@ -591,6 +591,11 @@ class ExtractiveAnswerer:
         def is_title(sentence: Sentence) -> bool:
             return sentence.text == self.stored.documents[sentence.doc_id].title
 
+        def whole(sentence: Sentence) -> Sentence:
+            """Its statement, unless that reaches into a quote of the answer."""
+            statement = self.statement(sentence)
+            return sentence if inside_a_quote(statement) else statement
+
         for evidence in ranked:
             if (inside_a_quote(evidence.sentence) or fold_case_and_accents(evidence.sentence.text) in texts
                     or is_title(evidence.sentence)):
@@ -598,11 +603,6 @@ class ExtractiveAnswerer:
             sentence, twin = self.in_reader_language(evidence.sentence, lang)
             if inside_a_quote(sentence) or is_title(sentence):  # the twin's aligned sentence may be its title
                 continue
-
-            def whole(s: Sentence) -> Sentence:
-                statement = self.statement(s)
-                return s if inside_a_quote(statement) else statement
-
             return self._cite_pair(marker, whole(sentence), whole(twin) if twin is not None else None)
         return None
 
