@@ -12,8 +12,10 @@ AnswerType = Literal["reason", "frequency", "duration", "amount", "number", "cou
 
 # Words that name a person by their role: "quel haut responsable", "which commander".
 _FR_ROLES = (r"général|amiral|responsable|personne|officier|dirigeant|commandant|représentant|représentante|"
-             r"homologue|président|présidente|directeur|directrice|intervenant|intervenante|orateur|oratrice")
-_EN_ROLES = r"general|admiral|official|person|officer|leader|commander|representative|counterpart|speaker|director"
+             r"homologue|président|présidente|directeur|directrice|intervenant|intervenante|orateur|oratrice|chef|"
+             r"ministre|secrétaire|ambassadeur|ambassadrice|porte-parole|délégué|déléguée")
+_EN_ROLES = (r"general|admiral|official|person|officer|leader|commander|representative|counterpart|speaker|director|"
+             r"chief|chair|chairman|chairwoman|head|minister|secretary|ambassador|spokesperson|spokesman|delegate")
 
 _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ("reason", re.compile(r"\bpourquoi\b|\bpour quelle(?:s)? raisons?\b|\bwhy\b|\bfor what reasons?\b|"
@@ -35,7 +37,8 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     # "Quels pays…", "which South American country": a country's name, not a count of countries (asked above).
     # English "which" also opens relative clauses ("the meeting which the host nation organised"): it asks for
     # a country only where the question opens, or after a comma or a preposition that opens it.
-    ("country", re.compile(r"\bquel(?:le)?s? (?:pays|nations?)\b|"
+    # A nationality is answered by a country's name ("représentante militaire des États-Unis").
+    ("country", re.compile(r"\bquel(?:le)?s? (?:pays|nations?|nationalités?)\b|\bwhat nationality\b|"
                            r"(?:^|[,;:(]\s*)\W*(?:(?:in|from|of|to|for|with|by|at|on|among)\s+)?(?:which|what)"
                            r"(?: (?!(?:did|do|does|is|are|was|were|has|have|had|will|would)\b)[\w-]+){0,2}? "
                            r"(?<!united )(?:country|countries|nations?)\b(?!['’])", re.I)),
@@ -44,7 +47,8 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
                         r"\bsince when\b", re.I)),
     ("person", re.compile(r"\bqui\b(?! (?:est|sont) (?:le|la|les) (?:sujet|thème))|\bwho(?:m|se)?\b|"
                           rf"\bquel(?:le)?s? (?:haute? )?(?:{_FR_ROLES})s?\b|"
-                          rf"\bwhich (?:senior |top |high-ranking )?(?:{_EN_ROLES})s?\b|"
+                          # "which Allied chief", "which NATO commander": one capitalised word may qualify the role.
+                          rf"\bwhich (?:senior |top |high-ranking |(?-i:[A-Z][\w-]*) )?(?:{_EN_ROLES})s?\b|"
                           r"\bpar qui\b|\bby whom\b", re.I)),
     ("place", re.compile(r"\boù\b|\bwhere\b|\bdans quelle ville\b|\bin which city\b|\bquel lieu\b", re.I)),
 ]

@@ -36,6 +36,11 @@ from rag.answer.question import (
         ("Quelle représentante des États-Unis a pris la parole ?", "person"),
         ("Which commander briefed the defence chiefs?", "person"),
         ("Which senior official chaired the session?", "person"),
+        ("Which Allied chief of defence chaired the session?", "person"),
+        ("Which NATO Secretary General opened the summit?", "person"),
+        ("Quel chef d'état-major a ouvert la réunion ?", "person"),
+        ("Quelle ministre a pris la parole ?", "person"),
+        ("Which report did the chief present?", None),               # the role is not what is asked
         ("À quelle fréquence la réunion a-t-elle lieu ?", "frequency"),
         ("How often do the partners meet?", "frequency"),
         ("How long did the virtual meeting last?", "duration"),
@@ -188,6 +193,8 @@ def test_a_sentence_without_a_place_holds_none() -> None:
     ("When did the meeting which the host nation organised start?", "date"),   # "which" opens a clause
     ("Who chaired the session which the host country opened?", "person"),
     ("Which United Nations agency attended?", None),
+    ("De quelle nationalité est le général Landrum ?", "country"),
+    ("What nationality is the Deputy Chair?", "country"),
 ])
 def test_a_question_asking_which_country_wants_a_country(question: str, kind: str | None) -> None:
     assert expected_answer_type(question) == kind
