@@ -133,10 +133,11 @@ def probability(bias: float, coef: np.ndarray, x: np.ndarray) -> float:
 
 
 def cross_validate(rows, type_tie_margin: float, folds: int = 5,  # type: ignore[no-untyped-def]
-                   fixed_weights: np.ndarray | None = None, extra_rows=()):
+                   fixed_weights: np.ndarray | None = None, extra_rows=(), folds_by: str = "question"):
     """Scores each tune question with a rule fitted on the other folds (plus `extra_rows`, the generated
-    questions, which are never scored)."""
-    groups = [r[0].id for r in rows]
+    questions, which are never scored). With folds_by="evidence", the questions answered by one sentence (a
+    French question and its English counterpart, say) stay in one fold."""
+    groups = [(r[0].evidence or r[0].id) if folds_by == "evidence" else r[0].id for r in rows]
     results = []
     for train, test in GroupKFold(n_splits=folds).split(rows, groups=groups):
         train_rows = [rows[i] for i in train] + list(extra_rows)
@@ -203,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train on questions generated from the corpus (python -m eval.generate)")
     parser.add_argument("--fit-sentences", action="store_true",
                         help="also fit the sentence weights (default: keep the hand-set ones, which did as well)")
+    parser.add_argument("--folds-by", choices=("question", "evidence"), default="question",
+                        help="keep each question apart (default), or the questions one sentence answers together")
     args = parser.parse_args(argv)
     config = load_config()
     assistant = open_assistant(config, build=True)
@@ -215,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         extra = collect(assistant, [QAItem.from_dict(asdict(q)) for q in generated], args.mode)
     current = AnswerParams.load()
     fixed = None if args.fit_sentences else current.sentence_vector()
-    cv = cross_validate(rows, current.type_tie_margin, fixed_weights=fixed, extra_rows=extra)
-    print("cross-validated (5 folds by question):")
+    cv = cross_validate(rows, current.type_tie_margin, fixed_weights=fixed, extra_rows=extra,
+                        folds_by=args.folds_by)
+    print(f"cross-validated (5 folds by {args.folds_by}):")
     print(json.dumps(cv, indent=2))
     weights = fixed if fixed is not None else fit_sentence_weights(rows + extra)
     bias, coef, threshold = fit_abstention(rows + extra, weights, current.type_tie_margin)
