@@ -145,7 +145,7 @@ def _print_answer(answer_dict: dict, stream: TextIO | None = None) -> None:  # t
         print(f"({field(answer_dict['note'])})", file=stream)
     if answer_dict.get("confidence") is not None:
         label = "well_supported" if answer_dict.get("well_supported") else "check"
-        print(f"({words[label].format(confidence=answer_dict['confidence'])})", file=stream)
+        print(f"{words[label].format(confidence=answer_dict['confidence'])}.", file=stream)
     if answer_dict.get("context_question"):
         print(f"({words['follow_up'].format(question=field(answer_dict['context_question']))})", file=stream)
     for c in answer_dict["citations"]:

@@ -310,5 +310,5 @@ def test_printed_answer_gives_its_confidence_and_the_runner_up_to_check() -> Non
                    "citations": [citation], "passages": [], "confidence": 0.42, "well_supported": False,
                    "alternative": alternative}, out)
     lines = out.getvalue().splitlines()
-    assert "(À vérifier dans le passage cité (confiance 42 %))" in lines or any("confiance 42" in x for x in lines)
+    assert "À vérifier dans le passage cité (confiance 42%)." in lines  # one pair of brackets, not two
     assert any(line.startswith("  Autre phrase candidate : [2] 004_x — Rutte était là.") for line in lines)
