@@ -37,8 +37,7 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     # "Quels pays…", "which South American country": a country's name, not a count of countries (asked above).
     # English "which" also opens relative clauses ("the meeting which the host nation organised"): it asks for
     # a country only where the question opens, or after a comma or a preposition that opens it.
-    # A nationality is answered by a country's name ("représentante militaire des États-Unis").
-    ("country", re.compile(r"\bquel(?:le)?s? (?:pays|nations?|nationalités?)\b|\bwhat nationality\b|"
+    ("country", re.compile(r"\bquel(?:le)?s? (?:pays|nations?)\b|"
                            r"(?:^|[,;:(]\s*)\W*(?:(?:in|from|of|to|for|with|by|at|on|among)\s+)?(?:which|what)"
                            r"(?: (?!(?:did|do|does|is|are|was|were|has|have|had|will|would)\b)[\w-]+){0,2}? "
                            r"(?<!united )(?:country|countries|nations?)\b(?!['’])", re.I)),
