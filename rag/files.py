@@ -20,8 +20,7 @@ def publish(path: Path, write: Callable[[Path], object], durable: bool = False, 
         if mode is not None:
             tmp.chmod(mode)
         if durable:
-            with tmp.open("rb") as handle:
-                os.fsync(handle.fileno())
+            fsync_file(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -31,6 +30,12 @@ def publish(path: Path, write: Callable[[Path], object], durable: bool = False, 
 
 def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
     publish(path, lambda tmp: tmp.write_bytes(data), durable)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file's bytes to disk."""
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def fsync_dir(path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMissingError, IndexStaleError, RagError
-from rag.files import write_atomically
+from rag.files import fsync_file, write_atomically
 from rag.index.twins import twins_from_manifest
 from rag.index.vectors import VectorIndex, VectorStoreOptions, create_vector_index, drop_vector_index, open_vector_index
 from rag.schema import Chunk, Document, Sentence, overlap
@@ -194,8 +194,7 @@ def save_generation(
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         for path in staging.iterdir():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+            fsync_file(path)
         staging.rename(final)
         write_atomically(index_dir / POINTER, (final.name + "\n").encode("utf-8"), durable=True)
     except BaseException:
