@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,12 +71,19 @@ def _answers(item: QAItem, citations: tuple[Citation, ...]) -> bool:
                                  *(c.original.quote for c in citations if c.original is not None)))
 
 
-def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: float) -> list[tuple[int, Evidence]]:
-    """The question's sentences ranked as the answerer ranks them, each with its index in `evidences`."""
-    scored = sorted(((i, replace(e, score=float(e.features @ weights))) for i, e in enumerate(evidences)),
+def ranked_by(evidences: Sequence[Evidence], scores: Iterable[float],
+              type_tie_margin: float) -> list[tuple[int, Evidence]]:
+    """The question's sentences ranked by `scores` as the answerer ranks them (prefer_typed_near_tie), each with
+    its index in `evidences`."""
+    scored = sorted(((i, replace(e, score=float(s))) for i, (e, s) in enumerate(zip(evidences, scores))),
                     key=lambda t: -t[1].score)
     position = {id(e): i for i, e in scored}
     return [(position[id(e)], e) for e in prefer_typed_near_tie([e for _, e in scored], type_tie_margin)]
+
+
+def rescore(evidences: list[Evidence], weights: np.ndarray, type_tie_margin: float) -> list[tuple[int, Evidence]]:
+    """The question's sentences ranked as the answerer ranks them with these sentence weights."""
+    return ranked_by(evidences, (e.features @ weights for e in evidences), type_tie_margin)
 
 
 def abstain_row(row, weights: np.ndarray, type_tie_margin: float) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,14 +24,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from rag.answer.extractive import Evidence, ExtractiveAnswerer, prefer_typed_near_tie
+from rag.answer.extractive import Evidence, ExtractiveAnswerer
 from rag.assistant import Assistant, open_assistant
 from rag.config import load_config
 from rag.text.dates import YEAR, date_parts
 from rag.text.normalize import fold_case_and_accents
 from rag.text.stems import tokenize
 
-from .fit_answerer import collect
+from .fit_answerer import collect, ranked_by
 from .items import QAItem, load_items
 from .run import with_split
 
@@ -144,10 +144,8 @@ def _sparse_model():  # type: ignore[no-untyped-def]
 
 
 def first_is_right(question: Candidates, values: np.ndarray, weight: float, margin: float) -> bool:
-    rescored = [replace(e, score=e.score + weight * float(v)) for e, v in zip(question.evidences, values)]
-    position = {id(e): i for i, e in enumerate(rescored)}
-    ranked = prefer_typed_near_tie(sorted(rescored, key=lambda e: -e.score), margin)
-    return bool(question.labels[position[id(ranked[0])]])
+    scores = (e.score + weight * float(v) for e, v in zip(question.evidences, values))
+    return bool(question.labels[ranked_by(question.evidences, scores, margin)[0][0]])
 
 
 def probe(corpus: Corpus, questions: list[Candidates], name: str, margin: float) -> None:
